@@ -1,0 +1,284 @@
+"""The three flows (DESIGN §3): standard (01–04), extend (05–12), retry_failed.
+
+Wiring only: stages live in ``tasks/``. Each flow runs one job:
+
+1. a job is admitted (by the API or CLI before the run, or here when triggered from the Prefect
+   CLI with only ``saree_id``);
+2. the saree's ``run`` flock is held from ``job_started`` to ``job_finished``, so a job whose
+   process died is recognisable (running, lock free) and becomes ``failed: crashed``;
+3. generation N+1 is claimed; S_clean/S_flat/parts are prepared once per saree and reused;
+4. poses run concurrently as retrying Prefect tasks; the generation's retry log and metrics
+   are written; the job ends ``success`` only if every pose passed.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, runtime
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from sareeflow.errors import SareeflowError, ValidationFailed, user_safe
+from sareeflow.imaging import decode_png
+from sareeflow.jobs import JobState, admit_job, job_state, mark_failed, poses_to_run
+from sareeflow.models import PartsInfo
+from sareeflow.placement import build_placement
+from sareeflow.poses import load_catalogue
+from sareeflow.prepared import MARKER, PreparedRef, latest_prepared, prepared_prefix
+from sareeflow.settings import Settings, get_settings
+from sareeflow.store import Store
+from tasks.extract import extract_task
+from tasks.flatten import flatten_task
+from tasks.isolate import isolate_task
+from tasks.pose import AttemptOutcome, PoseJob, earlier_attempts, pose_dir, pose_task
+
+
+def run_job(saree_id: str, mode: str, job_id: str | None = None) -> dict:
+    """Run (or, from the Prefect CLI, first admit) one job; returns the final job state."""
+    settings = get_settings()
+    store = Store(settings.storage_root)
+    if job_id is None:
+        job_id = admit_job(store, saree_id, mode).job_id
+    state = job_state(store, job_id)
+    if state.saree_id != saree_id or state.mode != mode:
+        raise SareeflowError("The job does not belong to this saree and mode.")
+    if flow_run_id := runtime.flow_run.id:
+        store.append_event(job_id, {"type": "flow_run_linked", "flow_run_id": str(flow_run_id)})
+    try:
+        with store.lock(saree_id, "run", blocking=False):
+            if not job_state(store, job_id).terminal:
+                _execute_locked(store, settings, job_id, saree_id, mode)
+    except SareeflowError as exc:  # Conflict on the lock: the job never started
+        if not job_state(store, job_id).terminal:
+            mark_failed(store, job_id, exc.category, exc.message)
+        raise
+    final = job_state(store, job_id)
+    if final.status == "failed":
+        # Prefect shows the run as Failed for operators; the store already says why.
+        raise ValidationFailed(final.error.message if final.error else "The job failed.")
+    return final.model_dump(mode="json")
+
+
+def _execute_locked(store: Store, settings: Settings, job_id: str, saree_id: str, mode: str) -> None:
+    """Everything between job_started and job_finished; any error ends the job failed."""
+    logger = get_run_logger()
+    try:
+        poses = poses_to_run(store, saree_id, mode)
+        generation = store.new_generation(saree_id)
+        store.append_event(job_id, {"type": "job_started", "generation": generation, "poses": list(poses)})
+        logger.info("job %s: %s generation %d, poses %s", job_id, mode, generation, ",".join(poses))
+        store.write_json(
+            saree_id,
+            f"generations/{generation:04d}/generation.json",
+            {"generation": generation, "job_id": job_id, "mode": mode, "poses": list(poses)},
+            kind="generation",
+            generation=generation,
+        )
+        prepared = latest_prepared(store, saree_id) or _prepare(store, settings, job_id, saree_id, generation)
+        outcomes = _run_poses(store, settings, job_id, saree_id, generation, poses, prepared)
+        _finish_generation(store, job_id, saree_id, mode, generation, prepared, outcomes)
+    except Exception as exc:  # noqa: BLE001 - every failure must end the job, categorised
+        category, message = user_safe(exc)
+        logger.error("job %s failed (%s): %r", job_id, category, exc)
+        mark_failed(store, job_id, category, message)
+        if not isinstance(exc, SareeflowError):
+            raise
+
+
+def _prepare(store: Store, settings: Settings, job_id: str, saree_id: str, generation: int) -> PreparedRef:
+    """isolate → flatten → extract, once per saree; the marker is written last."""
+    saree = store.require_saree(saree_id)
+    upload_sha = store.artifact(saree_id, saree.original_path).sha256
+    image = decode_png(store.read_bytes(saree_id, saree.normalized_path))
+    records = {}
+    store.append_event(job_id, {"type": "stage_started", "stage": "isolate"})
+    s_clean, isolate_records = isolate_task(settings, saree_id, generation, image)
+    records.update(isolate_records)
+    store.append_event(job_id, {"type": "stage_started", "stage": "flatten"})
+    s_flat, flatten_records = flatten_task(settings, saree_id, generation, s_clean, upload_sha)
+    records.update(flatten_records)
+    store.append_event(job_id, {"type": "stage_started", "stage": "extract"})
+    records.update(extract_task(settings, saree_id, generation, s_flat))
+    prepared = PreparedRef(
+        generation=generation,
+        files={name: record.path for name, record in records.items()},
+        sha256={name: record.sha256 for name, record in records.items()},
+    )
+    store.write_json(
+        saree_id, f"{prepared_prefix(generation)}/{MARKER}", prepared, kind="prepared", generation=generation
+    )
+    return prepared
+
+
+def _run_poses(
+    store: Store,
+    settings: Settings,
+    job_id: str,
+    saree_id: str,
+    generation: int,
+    poses: tuple[str, ...],
+    prepared: PreparedRef,
+) -> dict[str, AttemptOutcome | None]:
+    """Compose + validate every pose concurrently; returns each pose's last attempt."""
+    store.append_event(job_id, {"type": "stage_started", "stage": "compose"})
+    saree = store.require_saree(saree_id)
+    s_flat = decode_png(store.read_bytes(saree_id, prepared.path("s_flat")))
+    parts = PartsInfo.model_validate(store.read_json(saree_id, prepared.path("parts")))
+    job = PoseJob(
+        job_id=job_id,
+        saree_id=saree_id,
+        generation=generation,
+        upload_sha256=store.artifact(saree_id, saree.original_path).sha256,
+        s_flat_path=prepared.path("s_flat"),
+        s_flat_sha256=prepared.sha256["s_flat"],
+    )
+    catalogue = load_catalogue()
+    task = pose_task.with_options(retries=settings.max_retries)
+    futures = {}
+    for pose in poses:
+        placement = build_placement(catalogue.poses[pose], parts, canvas_height=settings.canvas_height_px)
+        record = store.write_artifact(
+            saree_id,
+            f"{pose_dir(generation, pose)}/placement.npz",
+            placement.to_npz_bytes(),
+            kind="placement",
+            generation=generation,
+            pose=pose,
+        )
+        futures[pose] = task.submit(settings, job, pose, s_flat, placement, record.sha256)
+    outcomes: dict[str, AttemptOutcome | None] = {}
+    for pose, future in futures.items():
+        future.wait()
+        attempts = earlier_attempts(store, saree_id, generation, pose)
+        last = attempts[-1] if attempts else None
+        passed = bool(last and last["pass"] and future.state.is_completed())
+        outcome = None
+        if last is not None:
+            rel = f"{pose_dir(generation, pose)}/attempt-{last['attempt']}"
+            outcome = AttemptOutcome(
+                pose=pose,
+                attempt=last["attempt"],
+                passed=passed,
+                attempt_dir=rel,
+                output=f"{rel}/output.png",
+                failures=last["failures"],
+                reasons=last["reasons"],
+            )
+        store.append_event(
+            job_id,
+            {
+                "type": "pose_finished",
+                "pose": pose,
+                "status": "passed" if passed else "failed",
+                "attempts": len(attempts),
+                "output": outcome.output if passed and outcome else None,
+                "attempt_dir": outcome.attempt_dir if outcome else None,
+            },
+        )
+        outcomes[pose] = outcome
+    return outcomes
+
+
+def _finish_generation(
+    store: Store,
+    job_id: str,
+    saree_id: str,
+    mode: str,
+    generation: int,
+    prepared: PreparedRef,
+    outcomes: dict[str, AttemptOutcome | None],
+) -> None:
+    """Write the retry log and the generation's metrics, then end the job."""
+    store.append_event(job_id, {"type": "stage_started", "stage": "finalize"})
+    catalogue = load_catalogue()
+    prefix = f"generations/{generation:04d}"
+    retry_log = []
+    summary = {}
+    for pose, outcome in outcomes.items():
+        attempts = earlier_attempts(store, saree_id, generation, pose)
+        for record in attempts:
+            retry_log.append(
+                {
+                    "pose": pose,
+                    "attempt": record["attempt"],
+                    "pass": record["pass"],
+                    "failures": record["failures"],
+                    "reasons": record["reasons"],
+                    "injected_defect": record["injected_defect"],
+                    "seed": record["seed"],
+                }
+            )
+        summary[pose] = {
+            "label": catalogue.poses[pose].label,
+            "pass": bool(outcome and outcome.passed),
+            "attempts": len(attempts),
+            "retries": max(len(attempts) - 1, 0),
+            "output": outcome.output if outcome and outcome.passed else None,
+            "output_sha256": _sha_or_none(store, saree_id, outcome.output) if outcome and outcome.passed else None,
+            "regions": attempts[-1]["regions"] if attempts else [],
+        }
+    meta = {"generation": generation}
+    store.write_json(saree_id, f"{prefix}/retry_log.json", {"generation": generation, "entries": retry_log}, kind="retry_log", **meta)
+    all_passed = bool(outcomes) and all(o is not None and o.passed for o in outcomes.values())
+    store.write_json(
+        saree_id,
+        f"{prefix}/metrics.json",
+        {
+            "generation": generation,
+            "mode": mode,
+            "pass": all_passed,
+            "retries": sum(entry["retries"] for entry in summary.values()),
+            "prepared_from_generation": prepared.generation,
+            "prepared_sha256": prepared.sha256,
+            "poses": summary,
+        },
+        kind="generation_metrics",
+        **meta,
+    )
+    failed = [pose for pose, entry in summary.items() if not entry["pass"]]
+    if failed:
+        store.append_event(
+            job_id,
+            {
+                "type": "job_finished",
+                "status": "failed",
+                "error_category": "validation_failed",
+                "message": f"Pose(s) {', '.join(failed)} failed validation after all retries; "
+                "the others are published. Use retry_failed to run them again.",
+            },
+        )
+    else:
+        store.append_event(job_id, {"type": "job_finished", "status": "success"})
+
+
+def _sha_or_none(store: Store, saree_id: str, relpath: str) -> str | None:
+    try:
+        return store.artifact(saree_id, relpath).sha256
+    except SareeflowError:
+        return None
+
+
+def _runner() -> ThreadPoolTaskRunner:
+    return ThreadPoolTaskRunner(max_workers=get_settings().pose_concurrency)
+
+
+@flow(name="standard", flow_run_name="standard-{saree_id}", task_runner=_runner(), validate_parameters=True)
+def standard_flow(saree_id: str, job_id: str | None = None) -> dict:
+    """Poses 01–04: a saree's first generation; prepares S_clean, S_flat and parts."""
+    return run_job(saree_id, "standard", job_id)
+
+
+@flow(name="extend", flow_run_name="extend-{saree_id}", task_runner=_runner(), validate_parameters=True)
+def extend_flow(saree_id: str, job_id: str | None = None) -> dict:
+    """Poses 05–12, reusing the prepared inputs of an earlier standard job."""
+    return run_job(saree_id, "extend", job_id)
+
+
+@flow(name="retry_failed", flow_run_name="retry-failed-{saree_id}", task_runner=_runner(), validate_parameters=True)
+def retry_failed_flow(saree_id: str, job_id: str | None = None) -> dict:
+    """Only the poses whose latest outcome failed, in a new generation."""
+    return run_job(saree_id, "retry_failed", job_id)
+
+
+FLOWS = {"standard": standard_flow, "extend": extend_flow, "retry_failed": retry_failed_flow}
+"""mode → flow; the API and CLI never pass pose ids, only a mode."""
+
+__all__ = ["FLOWS", "JobState", "extend_flow", "retry_failed_flow", "run_job", "standard_flow"]

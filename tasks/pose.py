@@ -1,0 +1,210 @@
+"""One pose of a generation: compose → (inject) → validate, retried by Prefect (DESIGN §6).
+
+Prefect keeps no per-attempt failure detail and ignores parameter changes made between retries,
+so every attempt persists its own ``metrics.json`` and the next attempt reads the earlier ones
+back from the store to build its constraints. The attempt number is also taken from the store
+(the count of earlier attempt folders), which keeps it right after a crash and without Prefect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from adapters import get_adapter
+from sareeflow.constraints import build_constraints
+from sareeflow.defects import apply_defect
+from sareeflow.errors import RETRYABLE, ValidationFailed
+from sareeflow.imaging import encode_png
+from sareeflow.injection import defect_for, parse_injection
+from sareeflow.models import AdapterRequestLog, PlacementMap, ValidationReport
+from sareeflow.settings import Settings
+from sareeflow.store import Store, sha256_hex
+from tasks.compose import compose_pose
+from tasks.validate import validate_output
+
+
+class PoseJob(BaseModel):
+    """What a pose attempt needs to know about its job (small, so Prefect can show it)."""
+
+    job_id: str
+    saree_id: str
+    generation: int
+    upload_sha256: str
+    s_flat_path: str
+    s_flat_sha256: str
+
+
+class AttemptOutcome(BaseModel):
+    pose: str
+    attempt: int
+    passed: bool
+    attempt_dir: str
+    output: str
+    failures: list[str]
+    reasons: list[str]
+
+
+def pose_dir(generation: int, pose: str) -> str:
+    return f"generations/{generation:04d}/poses/{pose}"
+
+
+def attempt_seed(upload_sha256: str, generation: int, pose: str, attempt: int) -> int:
+    """A seed that depends only on content and position, never on ids or time."""
+    digest = hashlib.sha256(f"{upload_sha256}:{generation}:{pose}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def earlier_attempts(store: Store, saree_id: str, generation: int, pose: str) -> list[dict]:
+    """Stored metrics of a pose's attempts in one generation, oldest first."""
+    base = store.resolve(saree_id, pose_dir(generation, pose))
+    if not base.is_dir():
+        return []
+    numbers = sorted(int(p.name.split("-")[1]) for p in base.glob("attempt-*") if p.is_dir())
+    found = []
+    for number in numbers:
+        metrics = base / f"attempt-{number}" / "metrics.json"
+        if metrics.is_file():
+            found.append(json.loads(metrics.read_bytes()))
+    return found
+
+
+def next_attempt_number(store: Store, job: PoseJob, pose: str) -> int:
+    base = store.resolve(job.saree_id, pose_dir(job.generation, pose))
+    if not base.is_dir():
+        return 1
+    return 1 + sum(1 for p in base.glob("attempt-*") if p.is_dir())
+
+
+def run_pose_attempt(
+    store: Store,
+    settings: Settings,
+    job: PoseJob,
+    pose: str,
+    s_flat: np.ndarray,
+    placement: PlacementMap,
+    placement_sha256: str,
+) -> AttemptOutcome:
+    """One attempt, every artifact written before it returns or raises."""
+    attempt = next_attempt_number(store, job, pose)
+    rel = f"{pose_dir(job.generation, pose)}/attempt-{attempt}"
+    store.resolve(job.saree_id, rel).mkdir(parents=True, exist_ok=False)
+    meta = {"generation": job.generation, "pose": pose, "attempt": attempt}
+
+    earlier = earlier_attempts(store, job.saree_id, job.generation, pose)
+    instructions, forbidden = build_constraints(
+        [kind for record in earlier for kind in record["failures"]],
+        [reason for record in earlier for reason in record["reasons"]],
+    )
+    seed = attempt_seed(job.upload_sha256, job.generation, pose, attempt)
+    adapter = get_adapter("compose", settings)
+    request = AdapterRequestLog(
+        adapter=adapter.name,
+        stage="compose",
+        seed=seed,
+        strict_instructions=instructions,
+        forbidden_changes=forbidden,
+        image_sha256=job.s_flat_sha256,
+        placement_sha256=placement_sha256,
+        pose=pose,
+        attempt=attempt,
+    )
+    store.write_json(job.saree_id, f"{rel}/adapter_input.json", request, kind="adapter_input", **meta)
+
+    result = compose_pose(s_flat, placement, adapter, seed, instructions, forbidden)
+    output = result.image
+    injected = defect_for(parse_injection(settings.failure_injection), pose, attempt)
+    if injected:
+        output = apply_defect(injected, output, placement, seed=seed)
+    png = encode_png(output, compression=settings.png_compression)
+    store.write_artifact(job.saree_id, f"{rel}/output.png", png, kind="pose_output", **meta)
+    store.write_json(
+        job.saree_id,
+        f"{rel}/adapter_output.json",
+        {"adapter": adapter.name, "output_sha256": sha256_hex(png), "info": result.info},
+        kind="adapter_output",
+        **meta,
+    )
+
+    report = validate_output(output, placement, s_flat, thresholds=settings.thresholds)
+    store.write_json(
+        job.saree_id,
+        f"{rel}/metrics.json",
+        _attempt_metrics(
+            report,
+            attempt=attempt,
+            seed=seed,
+            injected=injected,
+            inputs={"s_flat": job.s_flat_path, "placement": f"{pose_dir(job.generation, pose)}/placement.npz"},
+        ),
+        kind="pose_metrics",
+        **meta,
+    )
+    outcome = AttemptOutcome(
+        pose=pose,
+        attempt=attempt,
+        passed=report.passed,
+        attempt_dir=rel,
+        output=f"{rel}/output.png",
+        failures=list(report.failures),
+        reasons=report.reasons,
+    )
+    store.append_event(job.job_id, {"type": "attempt_finished", **outcome.model_dump()})
+    return outcome
+
+
+def _attempt_metrics(
+    report: ValidationReport, *, attempt: int, seed: int, injected: str | None, inputs: dict[str, str]
+) -> dict:
+    return {
+        "inputs": inputs,
+        "pose": report.pose,
+        "attempt": attempt,
+        "seed": seed,
+        "pass": report.passed,
+        "failures": list(report.failures),
+        "reasons": report.reasons,
+        "regions": [check.model_dump(mode="json", by_alias=True) for check in report.regions],
+        # Recorded for operators reading the retry log; validation never sees it.
+        "injected_defect": injected,
+    }
+
+
+def retry_only_retryable(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry validation failures and transient adapter errors."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, RETRYABLE)
+
+
+@task(
+    name="pose",
+    task_run_name="pose-{pose}",
+    retries=3,
+    retry_delay_seconds=0,
+    retry_condition_fn=retry_only_retryable,
+    cache_policy=NO_CACHE,
+)
+def pose_task(
+    settings: Settings,
+    job: PoseJob,
+    pose: str,
+    s_flat: np.ndarray,
+    placement: PlacementMap,
+    placement_sha256: str,
+) -> AttemptOutcome:
+    """Compose and validate one pose; a failed validation raises so Prefect retries it."""
+    store = Store(settings.storage_root)
+    outcome = run_pose_attempt(store, settings, job, pose, s_flat, placement, placement_sha256)
+    logger = get_run_logger()
+    if outcome.passed:
+        logger.info("pose %s attempt %d passed", pose, outcome.attempt)
+        return outcome
+    logger.warning("pose %s attempt %d failed: %s", pose, outcome.attempt, "; ".join(outcome.reasons))
+    raise ValidationFailed(
+        f"Pose {pose} attempt {outcome.attempt} failed validation.", reasons=outcome.reasons
+    )
