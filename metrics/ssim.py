@@ -18,6 +18,13 @@ kernel as in Wang et al. (2004)."""
 _GAUSSIAN_RADIUS_PX = int(_GAUSSIAN_TRUNCATE_SIGMAS * _GAUSSIAN_SIGMA_PX + 0.5)
 _GAUSSIAN_KSIZE = 2 * _GAUSSIAN_RADIUS_PX + 1
 _MIN_WIN_SIZE = 3
+_OPENCV_DTYPES = tuple(
+    np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64)
+)
+_STRIP_PIXELS = 1 << 15
+"""Pixels per strip of rows (see ``_masked_mean_ssim``)."""
+_MIN_STRIP_ROWS = 16
+"""At least this many rows per strip, so the 2 x 5 halo rows stay a minor overhead."""
 
 
 def structural_similarity(
@@ -103,9 +110,9 @@ def structural_similarity(
     pad = (win_size - 1) // 2
 
     if mask is None:
-        inner = (slice(pad, height - pad), slice(pad, width - pad))
-        scores = [_mean64(_ssim_map(p1, p2, data_range)[inner]) for p1, p2 in _planes(im1, im2)]
-        return float(np.mean(scores))
+        keep = np.zeros((height, width), dtype=bool)
+        keep[pad : height - pad, pad : width - pad] = True
+        return _masked_mean_ssim(im1, im2, keep, data_range)
 
     selected = np.asarray(mask)
     if selected.shape != (height, width):
@@ -132,47 +139,72 @@ def structural_similarity(
         borderValue=0,
     )
     keep = eroded.astype(bool) if eroded.any() else region.astype(bool)
-    scores = [
-        _mean64(_ssim_map(p1, p2, data_range)[keep]) for p1, p2 in _planes(im1[crop], im2[crop])
-    ]
-    return float(np.mean(scores))
+    return _masked_mean_ssim(im1[crop], im2[crop], keep, data_range)
 
 
-def _planes(im1: np.ndarray, im2: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Contiguous float32 channel planes: OpenCV blurs one plane ~3x faster than interleaved."""
-    if im1.ndim == 2:
-        return [(im1.astype(_F32), im2.astype(_F32))]
-    return [
-        (
-            np.ascontiguousarray(im1[..., c], dtype=_F32),
-            np.ascontiguousarray(im2[..., c], dtype=_F32),
-        )
-        for c in range(im1.shape[2])
-    ]
+def _masked_mean_ssim(
+    im1: np.ndarray, im2: np.ndarray, keep: np.ndarray, data_range: float
+) -> float:
+    """Mean of the SSIM map over ``keep``, all channels, computed strip by strip.
+
+    Strips of ~32 k pixels (plus the Gaussian radius above and below, so rows inside a strip
+    see the same neighbours as in the whole image) keep every temporary small: touching
+    fresh memory costs more than the arithmetic here.
+    """
+    height, width = keep.shape
+    planes1 = _planes(im1)
+    planes2 = _planes(im2)
+    channels = len(planes1)
+    rows_with_pixels = np.flatnonzero(keep.any(axis=1))
+    first, last = int(rows_with_pixels[0]), int(rows_with_pixels[-1]) + 1
+    strip = max(_MIN_STRIP_ROWS, _STRIP_PIXELS // max(width, 1))
+    c1 = _F32((_K1 * data_range) ** 2)
+    c2 = _F32((_K2 * data_range) ** 2)
+    total = 0.0
+    for plane1, plane2 in zip(planes1, planes2, strict=True):
+        # Centre each plane: variances are differences of squares, and float32 would lose
+        # about log10(mean^2 / variance) digits to cancellation without it.
+        mean1 = _F32(cv2.mean(plane1)[0])
+        mean2 = _F32(cv2.mean(plane2)[0])
+        for top in range(first, last, strip):
+            bottom = min(top + strip, last)
+            lo = max(top - _GAUSSIAN_RADIUS_PX, 0)
+            hi = min(bottom + _GAUSSIAN_RADIUS_PX, height)
+            x = plane1[lo:hi].astype(_F32)
+            y = plane2[lo:hi].astype(_F32)
+            x -= mean1
+            y -= mean2
+            ssim = _ssim_map(x, y, mean1, mean2, c1, c2)[top - lo : bottom - lo]
+            total += float(np.sum(ssim[keep[top:bottom]], dtype=np.float64))
+    return total / (channels * int(np.count_nonzero(keep)))
 
 
-def _mean64(values: np.ndarray) -> float:
-    """Mean accumulated in float64 (float32 sums drift on megapixel maps)."""
-    return float(np.mean(values, dtype=np.float64))
+def _planes(image: np.ndarray) -> list[np.ndarray]:
+    """Contiguous channel planes in a dtype OpenCV reads (OpenCV blurs one plane ~3x faster
+    than interleaved channels)."""
+    if image.dtype not in _OPENCV_DTYPES:
+        image = image.astype(_F32)
+    if image.ndim == 2:
+        return [np.ascontiguousarray(image)]
+    return [np.ascontiguousarray(image[..., c]) for c in range(image.shape[2])]
 
 
-def _ssim_map(x: np.ndarray, y: np.ndarray, data_range: float) -> np.ndarray:
-    """Per-pixel SSIM of two float32 planes (modified in place)."""
-    # Centre each plane: variances are differences of squares, and float32 would lose
-    # about log10(mean^2 / variance) digits to cancellation without it.
-    x_mean = _F32(cv2.mean(x)[0])
-    y_mean = _F32(cv2.mean(y)[0])
-    x -= x_mean
-    y -= y_mean
+def _ssim_map(
+    x: np.ndarray,
+    y: np.ndarray,
+    mean1: np.float32,
+    mean2: np.float32,
+    c1: np.float32,
+    c2: np.float32,
+) -> np.ndarray:
+    """Per-pixel SSIM of two centred float32 planes whose means were ``mean1``/``mean2``."""
     mu_x = _gaussian(x)
     mu_y = _gaussian(y)
     var_x = _gaussian(x * x) - mu_x * mu_x
     var_y = _gaussian(y * y) - mu_y * mu_y
     cov_xy = _gaussian(x * y) - mu_x * mu_y
-    mu_x += x_mean
-    mu_y += y_mean
-    c1 = _F32((_K1 * data_range) ** 2)
-    c2 = _F32((_K2 * data_range) ** 2)
+    mu_x += mean1
+    mu_y += mean2
     numerator = (_F32(2) * mu_x * mu_y + c1) * (_F32(2) * cov_xy + c2)
     denominator = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
     return numerator / denominator

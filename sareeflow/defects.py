@@ -86,7 +86,9 @@ def border_distortion(
     image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
 ) -> np.ndarray:
     """Bend one border sideways over part of its length, dragging the cloth beside it along."""
-    region = _pick(_regions(placement, "border", need_path=True), rng, "border_distortion", placement)
+    region = _pick(
+        _regions(placement, "border", need_path=True), rng, "border_distortion", placement
+    )
     pts, arc, normals = _resample_path(region.border_path or [])
     length = float(arc[-1])
     amplitude = float(rng.uniform(*BEND_AMPLITUDE_PX)) * severity * float(rng.choice([-1.0, 1.0]))
@@ -167,7 +169,9 @@ def pattern_loss(
     """Smear the body regions' pattern (a strong Gaussian blur kept inside each region)."""
     regions = _regions(placement, "body")
     if not regions:
-        raise InvalidInput(f"Defect 'pattern_loss' needs a body region; pose '{placement.pose}' has none.")
+        raise InvalidInput(
+            f"Defect 'pattern_loss' needs a body region; pose '{placement.pose}' has none."
+        )
     sigma = PATTERN_BLUR_SIGMA_PX * severity
     for region in regions:
         view, mask, _ = _view(image, placement, region)
@@ -187,7 +191,9 @@ def pallu_swap(
     """
     targets = _regions(placement, "pallu")
     if not targets:
-        raise InvalidInput(f"Defect 'pallu_swap' needs a pallu region; pose '{placement.pose}' has none.")
+        raise InvalidInput(
+            f"Defect 'pallu_swap' needs a pallu region; pose '{placement.pose}' has none."
+        )
     donors = _donors(placement, "pallu_swap")
     for region in targets:
         _fill_with_cloth(image, placement, region, donors, rng, min(severity, 1.0))
@@ -200,7 +206,9 @@ def border_missing(
     """Replace every border region with body cloth, as if the border were never woven."""
     targets = _regions(placement, "border")
     if not targets:
-        raise InvalidInput(f"Defect 'border_missing' needs a border region; pose '{placement.pose}' has none.")
+        raise InvalidInput(
+            f"Defect 'border_missing' needs a border region; pose '{placement.pose}' has none."
+        )
     donors = _donors(placement, "border_missing")
     for region in targets:
         _fill_with_cloth(image, placement, region, donors, rng, min(severity, 1.0))
@@ -234,7 +242,10 @@ def mirror_pattern(
     """
     regions = _regions(placement, "body") + _regions(placement, "pallu")
     if not regions:
-        raise InvalidInput(f"Defect 'mirror_pattern' needs a body or pallu region; pose '{placement.pose}' has none.")
+        raise InvalidInput(
+            f"Defect 'mirror_pattern' needs a body or pallu region; "
+            f"pose '{placement.pose}' has none."
+        )
     for region in regions:
         view, mask, shading = _view(image, placement, region)
         flat = view.astype(np.float32) / np.maximum(shading, SHADING_FLOOR)[..., None]
@@ -264,9 +275,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     lab = np.ascontiguousarray(lab, dtype=np.float32)
     linear = cv2.cvtColor(lab.reshape(-1, 1, 3), cv2.COLOR_Lab2LRGB).reshape(lab.shape)
     linear = np.clip(linear, 0.0, 1.0)
-    srgb = np.where(
-        linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055
-    )
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
     return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -307,7 +316,8 @@ def _pick(
 ) -> PlacementRegion:
     if not regions:
         raise InvalidInput(
-            f"Defect {defect!r} needs a border region with a path; pose '{placement.pose}' has none."
+            f"Defect {defect!r} needs a border region with a path; "
+            f"pose '{placement.pose}' has none."
         )
     return regions[int(rng.integers(len(regions)))]
 
@@ -316,7 +326,8 @@ def _donors(placement: PlacementMap, defect: str) -> list[PlacementRegion]:
     donors = _regions(placement, "body")
     if not donors:
         raise InvalidInput(
-            f"Defect {defect!r} fills with body cloth; pose '{placement.pose}' shows no body region."
+            f"Defect {defect!r} fills with body cloth; "
+            f"pose '{placement.pose}' shows no body region."
         )
     return donors
 
@@ -384,7 +395,7 @@ def _tiled_texture(
     shape: tuple[int, int],
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Unshaded float32 cloth of ``shape`` tiled (mirror-repeat) from the largest donor rectangle."""
+    """Unshaded float32 cloth of ``shape``, mirror-tiled from the largest donor rectangle."""
     best: tuple[int, np.ndarray] | None = None
     for donor in donors:
         view, mask, shading = _view(image, placement, donor)
@@ -435,7 +446,9 @@ def _resample_path(path: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndar
     total = float(arc_knots[-1])
     n = max(2, int(np.ceil(total)) + 1)
     arc = np.linspace(0.0, total, n)
-    pts = np.stack([np.interp(arc, arc_knots, poly[:, 0]), np.interp(arc, arc_knots, poly[:, 1])], 1)
+    pts = np.stack(
+        [np.interp(arc, arc_knots, poly[:, 0]), np.interp(arc, arc_knots, poly[:, 1])], 1
+    )
     tangent = np.gradient(pts, axis=0)
     norm = np.linalg.norm(tangent, axis=1, keepdims=True)
     tangent = tangent / np.maximum(norm, 1e-9)
@@ -453,7 +466,9 @@ def _path_box(pts: np.ndarray, margin: float, canvas: tuple[int, int]) -> tuple[
     return x0, y0, x1, y1
 
 
-def _nearest_sample(pts: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_sample(
+    pts: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """For every pixel of ``box`` (x, y, w, h): index of the nearest path sample and its distance.
 
     One distance transform with labels over the box, the path rasterised as its zero pixels;

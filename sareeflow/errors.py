@@ -11,6 +11,7 @@ user-safe message. Detail for operators goes to ``detail`` (logged, never return
     ├── ValidationFailed           validation_failed    an output drifted from the cloth; retried
     ├── AdapterUnavailable         adapter_unavailable  AI service down or misbehaving
     │   └── AdapterTransient       adapter_unavailable  worth retrying (timeout, 5xx)
+    ├── OrchestratorUnavailable    orchestrator_unavailable  Prefect (or the API) down
     ├── StorageError               storage              disk full, permissions, write-once breach
     │   └── ArtifactExists         storage
     ├── Crashed                    crashed              the process running the job died
@@ -71,6 +72,14 @@ class AdapterUnavailable(SareeflowError):
 
 class AdapterTransient(AdapterUnavailable):
     """A remote failure worth retrying (timeout, connection reset, HTTP 5xx)."""
+
+
+class OrchestratorUnavailable(SareeflowError):
+    """The job could not be handed to Prefect (server down, deployment missing), or the CLI
+    could not reach the running stack's API. Nothing ran; the request can be repeated."""
+
+    category = "orchestrator_unavailable"
+    http_status = 503
 
 
 class StorageError(SareeflowError):

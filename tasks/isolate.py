@@ -5,20 +5,27 @@
 Two ways to a mask:
 
 * **alpha** — the seller uploaded a cut-out (an alpha channel that is not all opaque): use it.
-* **background model** — product photos show the cloth on a backdrop (floor, table, sheet) that
-  is visible along the image margin. The margin is split into short segments; segments whose
-  colour/texture agree are grouped, and the largest group that yields a plausible cloth is taken
-  as the backdrop (segments where the cloth itself reaches the image edge are thereby left out).
-  A small Gaussian mixture over Lab colour + local texture describes the backdrop; every pixel
-  far from it (Mahalanobis) is cloth. A second pass refits the backdrop from everything outside
-  the first mask, with a smooth position-dependent mean, so uneven light across the backdrop
-  does not leak into the mask. The mask is cleaned (largest component, holes filled) at
-  ``settings.segmentation_max_side_px`` and snapped to the image at full working resolution in
-  a thin band around its outline.
+* **background model** — a product photo shows the cloth on a backdrop (floor, table, sheet)
+  that is visible along the image margin. At ``settings.segmentation_max_side_px``:
 
-GrabCut was measured at 4.7 s for 1024×768 and cut away patterned borders (DESIGN §12); this
-whole stage stays around a tenth of a second for a 12 MP upload on 2 cores (see the report in
-``tests/tasks/test_isolate.py``).
+  1. The margin is cut into short segments. The backdrop is the margin's majority: segments
+     that look like the margin's medoid, extended along the perimeter in small steps (so a
+     gradual fall-off of light follows along, a jump onto cloth does not). Segments where the
+     cloth reaches the photo's edge are left out. When no surface shows along most of the
+     margin, the cloth is taken to fill the frame (close-up shots).
+  2. A few Gaussian clusters over (L, a, b, local texture) describe the backdrop. Each cluster
+     may be lit more or less brightly than in the margin (uneven light, the cloth's soft drop
+     shadow): scaling the light scales ``(L + 16, a, b)`` of CIELAB by one factor, so a cluster
+     is a short *ray* in colour space, not a point. Pixels far from every ray are cloth.
+  3. Clean-up: small speckle opened away, the largest piece kept, holes filled; a second pass
+     refits the backdrop from everything outside that first mask.
+
+  The mask is then upsampled to working size and, in a thin band around its outline, every
+  pixel is decided again at full resolution between a colour mixture of the cloth just inside
+  and one of the backdrop just outside; the edge lands where the colour changes.
+
+GrabCut took 5-20 s here and cut away patterned borders (DESIGN §2/§12); this stage measures
+about 0.15-0.3 s for a 12 MP upload on the 2-core machine (mostly the INTER_AREA resize).
 """
 
 from __future__ import annotations
@@ -36,60 +43,75 @@ from sareeflow.settings import Settings
 ALPHA_OPAQUE_LEVEL = 250
 """Alpha values at or above this count as opaque (0-255)."""
 ALPHA_MIN_TRANSPARENT_FRACTION = 0.005
-"""An alpha channel is meaningful when at least this fraction of pixels is not opaque."""
+"""An alpha channel is meaningful when at least this fraction of its pixels is not opaque."""
 ALPHA_CUT_LEVEL = 128
-"""Alpha level (0-255) at which a soft cut-out edge becomes cloth."""
+"""Alpha level (0-255) from which a soft cut-out edge counts as cloth."""
 
 # ---------------------------------------------------------------- features
 FEATURE_BLUR_SIGMA_PX = 1.0
-"""Gaussian blur before Lab conversion at segmentation size (px): suppresses JPEG/sensor noise."""
-TEXTURE_WINDOW_PX = 7
-"""Window (px at segmentation size) of the local standard deviation of L used as texture."""
-TEXTURE_WEIGHT = 1.0
-"""Scale of the texture feature relative to Lab units."""
+"""Gaussian blur (px at segmentation size) before Lab conversion: suppresses JPEG/sensor noise."""
+TEXTURE_DETAIL_SIGMA_PX = 2.0
+"""Blur (px at segmentation size) whose residual is L's fine detail."""
+TEXTURE_WINDOW_PX = 5
+"""Window (px at segmentation size) over which the fine detail's RMS is the texture."""
+LAB_BLACK_OFFSET = 16.0
+"""CIELAB's L = 116 f(Y) - 16: scaling the light scales ``(L + 16, a, b)`` by one factor."""
 
 # ---------------------------------------------------------------- margin segments
 MARGIN_STRIP_FRACTION = 0.012
-"""Width of the margin strip as a fraction of the short side: thin, so a backdrop visible as a
-narrow sliver beside a frame-filling cloth still counts."""
+"""Width of the margin strip, fraction of the short side: thin, so a backdrop that shows only
+as a narrow sliver beside a large cloth still counts."""
 MIN_MARGIN_STRIP_PX = 3
 SEGMENTS_PER_SIDE = 8
-SEGMENT_LINK_DISTANCE = 8.0
-"""Segments whose median Lab(+texture) differ by less than this (ΔE76 units) join one group."""
-MIN_GROUP_COVERAGE = 0.12
-"""Groups covering less of the margin than this are never taken as the whole backdrop."""
+DESCRIPTOR_WEIGHTS = np.array([1.5, 1.5, 0.15, 2.0], dtype=np.float32)
+"""Weights of the light-invariant segment descriptor ``(100 a/(L+16), 100 b/(L+16),
+100 ln(L+16), texture)``: hue ratios dominate (a shadow or uneven light changes the brightness of
+a backdrop, not its hue ratios); a 20 % brightness change costs about 2.7 units."""
+SEGMENT_LINK_DISTANCE = 6.0
+"""Segments whose descriptor medians differ by less than this look alike."""
+SEGMENT_STEP_DISTANCE = 4.0
+"""Largest step between perimeter neighbours when following the backdrop around the margin."""
+SAMPLE_TRIM_DISTANCE = 10.0
+"""Backdrop samples whose descriptor is farther than this from their segment's median are
+dropped (the cloth's pixels in a segment its edge crosses)."""
 BACKDROP_MAJORITY = 0.5
-"""A group covering at least this share of the margin is accepted without the centre check."""
-CENTRE_BOX_FRACTION = 0.2
-"""Side of the central box (fraction of the image) a minority backdrop's cloth must cover."""
-CENTRE_MIN_COVER = 0.5
+"""The backdrop must show along more than this share of the margin; otherwise the cloth is
+taken to fill the frame."""
+FULL_FRAME_CONFIDENCE = 0.3
+"""Confidence of a full-frame result at best: nothing confirms where the cloth ends."""
 
-# ---------------------------------------------------------------- background model
+# ---------------------------------------------------------------- backdrop model
 BG_CLUSTERS = 4
 KMEANS_ITERATIONS = 10
-MAX_MODEL_SAMPLES = 8000
+MAX_MODEL_SAMPLES = 6000
 FEATURE_NOISE_FLOOR = np.array([1.2, 0.8, 0.8, 0.6], dtype=np.float32)
-"""Std floor (Lab units, texture units) added to every backdrop cluster: keeps a perfectly flat
-backdrop from making every faint noise pixel look like cloth."""
+"""Std floor added to every cluster (L, a, b in ΔE units, texture in L units): keeps a flat
+synthetic backdrop from turning every faint noise pixel into cloth."""
+MIN_CLUSTER_SHARE = 0.03
+"""Backdrop clusters holding less than this share of the samples are dropped as strays."""
+LIGHT_SCALE_RANGE = (0.6, 1.15)
+"""Factor by which ``(L + 16, a, b)`` of a backdrop colour may scale: down to 0.6 covers soft
+shadows and light falling off to about half the margin's brightness (sRGB values × ~0.5), up to
+1.15 a hot spot about 20 % brighter than the margin."""
 FOREGROUND_D2 = 25.0
 """Squared Mahalanobis distance from the backdrop beyond which a pixel is cloth
-(χ²₄ ≈ 0.99997 quantile)."""
-MIN_CLUSTER_WEIGHT = 0.03
-"""Backdrop clusters holding less than this share of the samples are dropped as stray cloth."""
+(χ² with 4 degrees of freedom: p ≈ 3e-5 for a true backdrop pixel)."""
 REFIT_EXCLUSION_PX = 4
-"""Pixels within this distance of the first mask are kept out of the second backdrop fit."""
+"""Pixels within this distance (segmentation px) of the first mask stay out of the refit."""
 
 # ---------------------------------------------------------------- clean-up and refinement
 OPEN_RADIUS_PX = 1
 CLOSE_RADIUS_PX = 2
 REFINE_BAND_SEG_PX = 5.0
-"""Half width of the refinement band, in segmentation pixels: covers the blur and the texture
+"""Half width of the refinement band in segmentation pixels: covers the blur and the texture
 window that push the coarse outline outwards."""
 REFINE_BLUR_SIGMA_PX = 1.0
 """Blur (px at working size) before the band's colour decision."""
 REFINE_CLUSTERS = 3
 REFINE_SMOOTH_RADIUS_PX = 2
 """Opening/closing radius (px at working size) that smooths the refined outline."""
+CONFIDENT_D2_FACTOR = 4.0
+"""An outline pixel is clearly cloth when its backdrop distance exceeds this × FOREGROUND_D2."""
 
 # ---------------------------------------------------------------- decision
 MIN_FOREGROUND_FRACTION = 0.05
@@ -102,13 +124,15 @@ NO_CLOTH_MESSAGE = (
 
 
 @dataclass(frozen=True)
-class BackdropModel:
-    """Gaussian clusters describing the backdrop in feature space, after removing a smooth
-    position-dependent mean (``trend``, coefficients per Lab channel; zero on the first pass)."""
+class Mixture:
+    """Hard-assignment Gaussian mixture. With ``light_range`` each cluster is a ray: its mean
+    may scale (``(L+16, a, b)`` by a factor in the range) before the distance is taken."""
 
+    log_weights: np.ndarray  # (K,)
     means: np.ndarray  # (K, D)
     inv_covs: np.ndarray  # (K, D, D)
-    trend: np.ndarray  # (6, 3) quadratic surface coefficients in normalised x, y
+    log_dets: np.ndarray  # (K,)
+    light_range: tuple[float, float] | None
 
 
 # ================================================================ public API
@@ -122,7 +146,8 @@ def isolate(image: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, np.nd
 
     Returns
     -------
-    s_clean : RGBA ``uint8``, long side ≤ ``settings.work_max_side_px``; alpha is the mask.
+    s_clean : RGBA ``uint8``, long side ≤ ``settings.work_max_side_px`` (INTER_AREA); its alpha
+        is the mask, its colour the untouched upload (also outside the cloth).
     mask : ``uint8`` 0/255, same size.
     info : :class:`IsolateInfo`.
 
@@ -132,18 +157,20 @@ def isolate(image: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, np.nd
     """
     rgb, alpha = _split_upload(image)
     work_rgb = _resize_long_side(rgb, settings.work_max_side_px)
-    notes: list[str] = []
+    full_frame = False
     if alpha is not None and _alpha_is_meaningful(alpha):
         work_alpha = _resize_long_side(alpha, settings.work_max_side_px)
         mask = np.where(work_alpha >= ALPHA_CUT_LEVEL, 255, 0).astype(np.uint8)
         method = "alpha"
         confidence = 1.0
-        notes.append("The upload's own transparency was used as the cut-out.")
+        notes = ["The upload's own transparency was used as the cut-out."]
     else:
         mask, confidence, notes = segment_cloth(work_rgb, settings=settings)
         method = "background_model"
+        full_frame = bool(np.all(mask))
     fraction = float(np.count_nonzero(mask)) / mask.size
-    if not MIN_FOREGROUND_FRACTION <= fraction <= MAX_FOREGROUND_FRACTION:
+    plausible = MIN_FOREGROUND_FRACTION <= fraction <= MAX_FOREGROUND_FRACTION
+    if not (plausible or full_frame):
         raise InvalidInput(
             NO_CLOTH_MESSAGE, detail=f"isolate: foreground fraction {fraction:.4f} ({method})"
         )
@@ -151,7 +178,7 @@ def isolate(image: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, np.nd
     info = IsolateInfo(
         method=method,
         foreground_fraction=round(fraction, 6),
-        confidence=round(float(confidence), 4),
+        confidence=round(float(np.clip(confidence, 0.0, 1.0)), 4),
         notes=notes,
     )
     return s_clean, mask, info
@@ -160,37 +187,41 @@ def isolate(image: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, np.nd
 def segment_cloth(rgb: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, float, list[str]]:
     """Mask (``uint8`` 0/255, size of ``rgb``) of the cloth against a backdrop seen in the margin.
 
-    Returns the mask, a confidence in [0, 1] and plain notes. Raises :class:`InvalidInput` when
-    no backdrop hypothesis gives a plausible cloth.
+    Returns the mask, a confidence in [0, 1] and plain notes. When no single surface shows along
+    most of the margin the whole frame is returned (close-up product shots). Raises
+    :class:`InvalidInput` when the margin is one surface and nothing stands apart from it (a
+    blank or uniform picture).
     """
     small = _resize_long_side(rgb, settings.segmentation_max_side_px)
     feats = _features(small)
+    desc = _descriptors(feats)
     segments = _margin_segments(small.shape[:2])
-    groups = _group_segments(feats, segments)
-    n_seg = len(segments)
-    best: tuple[np.ndarray, BackdropModel, float] | None = None
-    for group in groups:
-        coverage = len(group) / n_seg
-        if coverage < MIN_GROUP_COVERAGE:
-            break
-        samples = np.concatenate([feats[segments[i]].reshape(-1, feats.shape[-1]) for i in group])
-        model = _fit_backdrop(samples, trend=np.zeros((6, 3), np.float32))
-        if model is None:
-            continue
-        coarse = _clean_mask(_distance2(feats, model) > FOREGROUND_D2)
-        if not _plausible(coarse, coverage):
-            continue
-        best = (coarse, model, coverage)
-        break
-    if best is None:
-        raise InvalidInput(NO_CLOTH_MESSAGE, detail="isolate: no plausible backdrop hypothesis")
-    coarse, model, coverage = best
-    refined_model = _refit_backdrop(feats, coarse)
-    if refined_model is not None:
-        second = _clean_mask(_distance2(feats, refined_model) > FOREGROUND_D2)
-        if _plausible(second, coverage):
-            coarse, model = second, refined_model
-    d2_small = _distance2(feats, model)
+    medians = np.array([np.median(desc[s].reshape(-1, desc.shape[-1]), axis=0) for s in segments])
+    chosen = _backdrop_segments(medians)
+    coverage = len(chosen) / len(segments)
+    if coverage <= BACKDROP_MAJORITY:
+        return _full_frame(rgb.shape[:2], coverage)
+
+    model = _fit_mixture(
+        _backdrop_samples(feats, desc, segments, medians, chosen),
+        BG_CLUSTERS,
+        FEATURE_NOISE_FLOOR,
+        light_range=LIGHT_SCALE_RANGE,
+    )
+    if model is None:
+        raise InvalidInput(NO_CLOTH_MESSAGE, detail="isolate: too few backdrop samples")
+    d2 = _distance2(feats, model)
+    coarse = _clean_mask(d2 > FOREGROUND_D2)
+    if not _plausible(coarse):
+        raise InvalidInput(NO_CLOTH_MESSAGE, detail="isolate: nothing stands apart from the margin")
+    outside = cv2.dilate(coarse, _disk(REFIT_EXCLUSION_PX)) == 0
+    refit = _fit_mixture(feats[outside], BG_CLUSTERS, FEATURE_NOISE_FLOOR, LIGHT_SCALE_RANGE)
+    if refit is not None:
+        d2_refit = _distance2(feats, refit)
+        second = _clean_mask(d2_refit > FOREGROUND_D2)
+        if _plausible(second):
+            coarse, d2 = second, d2_refit
+
     mask = _refine_to_full(rgb, coarse)
     notes: list[str] = []
     if coverage < 1.0:
@@ -198,8 +229,7 @@ def segment_cloth(rgb: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, f
             f"The cloth reaches the photo's edge along about {100 * (1 - coverage):.0f}% of the "
             "margin; there the cut-out follows the photo's edge."
         )
-    confidence = _confidence(d2_small, coarse, coverage)
-    return mask, confidence, notes
+    return mask, _confidence(d2, coarse, coverage), notes
 
 
 # ================================================================ upload handling
@@ -222,10 +252,9 @@ def _alpha_is_meaningful(alpha: np.ndarray) -> bool:
 def _resize_long_side(image: np.ndarray, max_side: int) -> np.ndarray:
     """Shrink (INTER_AREA) so the long side is at most ``max_side``; never enlarge."""
     h, w = image.shape[:2]
-    long_side = max(h, w)
-    if long_side <= max_side:
+    if max(h, w) <= max_side:
         return image
-    scale = max_side / long_side
+    scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
@@ -240,176 +269,204 @@ def _lab(rgb: np.ndarray, blur_sigma: float) -> np.ndarray:
 
 
 def _features(rgb: np.ndarray) -> np.ndarray:
-    """Per-pixel features ``(L, a, b, texture)`` float32, ``H x W x 4``.
+    """Per-pixel ``(L, a, b, texture)`` float32, ``H x W x 4``.
 
-    Texture is the local standard deviation of L: a woven or printed cloth and a plain backdrop
-    of the same colour still differ in it.
+    Texture is the local RMS of L's fine detail (L minus a blurred L): a woven or printed cloth
+    and a plain backdrop of the same colour still differ in it, while the smooth ramp of a soft
+    shadow or of uneven light has none.
     """
     lab = _lab(rgb, FEATURE_BLUR_SIGMA_PX)
     lum = lab[..., 0]
+    detail = lum - cv2.GaussianBlur(lum, (0, 0), TEXTURE_DETAIL_SIGMA_PX)
     k = (TEXTURE_WINDOW_PX, TEXTURE_WINDOW_PX)
-    mean = cv2.blur(lum, k)
-    mean_sq = cv2.blur(lum * lum, k)
-    texture = np.sqrt(np.maximum(mean_sq - mean * mean, 0)) * np.float32(TEXTURE_WEIGHT)
+    texture = np.sqrt(cv2.blur(detail * detail, k))
     return np.dstack([lab, texture]).astype(np.float32)
 
 
-# ================================================================ margin hypotheses
+def _descriptors(feats: np.ndarray) -> np.ndarray:
+    """Light-invariant weighted descriptors ``H x W x 4`` (see ``DESCRIPTOR_WEIGHTS``)."""
+    base = feats[..., 0] + np.float32(LAB_BLACK_OFFSET)
+    desc = np.dstack(
+        [100 * feats[..., 1] / base, 100 * feats[..., 2] / base, 100 * np.log(base), feats[..., 3]]
+    )
+    return (desc * DESCRIPTOR_WEIGHTS).astype(np.float32)
+
+
+# ================================================================ the backdrop in the margin
 def _margin_segments(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
     """Short pieces of a thin strip along the image edge, in order around the perimeter."""
     h, w = shape
     strip = max(MIN_MARGIN_STRIP_PX, round(MARGIN_STRIP_FRACTION * min(h, w)))
-    segments: list[tuple[slice, slice]] = []
     xs = np.linspace(0, w, SEGMENTS_PER_SIDE + 1).round().astype(int)
     ys = np.linspace(0, h, SEGMENTS_PER_SIDE + 1).round().astype(int)
-    for i in range(SEGMENTS_PER_SIDE):
-        segments.append((slice(0, strip), slice(xs[i], xs[i + 1])))
-    for i in range(SEGMENTS_PER_SIDE):
-        segments.append((slice(ys[i], ys[i + 1]), slice(w - strip, w)))
-    for i in reversed(range(SEGMENTS_PER_SIDE)):
-        segments.append((slice(h - strip, h), slice(xs[i], xs[i + 1])))
-    for i in reversed(range(SEGMENTS_PER_SIDE)):
-        segments.append((slice(ys[i], ys[i + 1]), slice(0, strip)))
-    return segments
+    top = [(slice(0, strip), slice(xs[i], xs[i + 1])) for i in range(SEGMENTS_PER_SIDE)]
+    right = [(slice(ys[i], ys[i + 1]), slice(w - strip, w)) for i in range(SEGMENTS_PER_SIDE)]
+    bottom = [(slice(h - strip, h), slice(xs[i], xs[i + 1])) for i in range(SEGMENTS_PER_SIDE)]
+    left = [(slice(ys[i], ys[i + 1]), slice(0, strip)) for i in range(SEGMENTS_PER_SIDE)]
+    return top + right + bottom[::-1] + left[::-1]
 
 
-def _group_segments(feats: np.ndarray, segments: list[tuple[slice, slice]]) -> list[list[int]]:
-    """Single-linkage groups of margin segments by their median features, largest first.
+def _backdrop_segments(medians: np.ndarray) -> list[int]:
+    """Indices of the margin segments that show the backdrop.
 
-    Medians, not means: a segment half backdrop half cloth then sides with its majority instead
-    of forming a bridge between the two.
+    The seed is the margin's medoid (smallest median distance to the other segments): typical of
+    the majority, never a transition segment. Segments within ``SEGMENT_LINK_DISTANCE`` of it
+    join, then neighbours along the perimeter join in steps below ``SEGMENT_STEP_DISTANCE``.
+    No chaining through far look-alikes: a segment half cloth half backdrop cannot bridge them.
     """
-    medians = np.array([np.median(feats[s].reshape(-1, 4), axis=0) for s in segments])
-    n = len(segments)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     dist = np.linalg.norm(medians[:, None, :] - medians[None, :, :], axis=2)
-    for i in range(n):
-        for j in range(i + 1, n):
-            if dist[i, j] < SEGMENT_LINK_DISTANCE:
-                parent[find(i)] = find(j)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+    seed = int(np.argmin(np.median(dist, axis=1)))
+    member = dist[seed] < SEGMENT_LINK_DISTANCE
+    n = len(medians)
+    changed = True
+    while changed:
+        changed = False
+        for i in np.flatnonzero(~member):
+            if any(member[j] and dist[i, j] < SEGMENT_STEP_DISTANCE for j in ((i - 1) % n, (i + 1) % n)):
+                member[i] = True
+                changed = True
+    return [int(i) for i in np.flatnonzero(member)]
 
 
-def _plausible(mask: np.ndarray, coverage: float) -> bool:
-    """Whether a coarse mask looks like a cloth on this backdrop hypothesis."""
+def _backdrop_samples(
+    feats: np.ndarray,
+    desc: np.ndarray,
+    segments: list[tuple[slice, slice]],
+    medians: np.ndarray,
+    chosen: list[int],
+) -> np.ndarray:
+    """Feature vectors of the chosen segments' pixels that resemble their segment's median.
+
+    Drops the cloth pixels of a segment the cloth's edge crosses, so they never teach the
+    backdrop model a cloth colour.
+    """
+    parts = []
+    for i in chosen:
+        d = np.linalg.norm(desc[segments[i]] - medians[i], axis=-1)
+        parts.append(feats[segments[i]][d < SAMPLE_TRIM_DISTANCE])
+    return np.concatenate(parts)
+
+
+def _full_frame(shape: tuple[int, int], coverage: float) -> tuple[np.ndarray, float, list[str]]:
+    """The whole photo as cloth: no backdrop shows along most of its edge."""
+    note = (
+        "No plain backdrop shows along most of the photo's edge, so the cloth was taken to fill "
+        "the whole frame. For a clean cut-out, photograph the whole saree laid flat with a "
+        "little space around it."
+    )
+    confidence = FULL_FRAME_CONFIDENCE * coverage / BACKDROP_MAJORITY
+    return np.full(shape, 255, np.uint8), confidence, [note]
+
+
+def _plausible(mask: np.ndarray) -> bool:
+    """Whether a coarse mask covers a believable share of the photo."""
     fraction = float(np.count_nonzero(mask)) / mask.size
-    if not MIN_FOREGROUND_FRACTION <= fraction <= MAX_FOREGROUND_FRACTION:
-        return False
-    if coverage >= BACKDROP_MAJORITY:
-        return True
-    h, w = mask.shape
-    bh, bw = max(1, round(h * CENTRE_BOX_FRACTION)), max(1, round(w * CENTRE_BOX_FRACTION))
-    y0, x0 = (h - bh) // 2, (w - bw) // 2
-    centre = mask[y0 : y0 + bh, x0 : x0 + bw]
-    return float(np.count_nonzero(centre)) / centre.size >= CENTRE_MIN_COVER
+    return MIN_FOREGROUND_FRACTION <= fraction <= MAX_FOREGROUND_FRACTION
 
 
-# ================================================================ backdrop model
+# ================================================================ mixtures
+def _subsample(samples: np.ndarray) -> np.ndarray:
+    """At most ``MAX_MODEL_SAMPLES`` rows, evenly strided (deterministic)."""
+    if len(samples) <= MAX_MODEL_SAMPLES:
+        return samples
+    idx = (np.arange(MAX_MODEL_SAMPLES) * (len(samples) / MAX_MODEL_SAMPLES)).astype(np.int64)
+    return samples[idx]
+
+
 def _kmeans(samples: np.ndarray, k: int) -> np.ndarray:
-    """Deterministic k-means labels: farthest-point initialisation, Lloyd iterations."""
-    centres = [samples[np.argmin(np.linalg.norm(samples - np.median(samples, 0), axis=1))]]
+    """Deterministic k-means labels: farthest-point initialisation from the medoid-ish sample."""
+    first = np.argmin(np.linalg.norm(samples - np.median(samples, axis=0), axis=1))
+    centres = [samples[first]]
+    nearest = np.linalg.norm(samples - centres[0], axis=1)
     for _ in range(1, k):
-        d = np.min(
-            np.linalg.norm(samples[:, None, :] - np.array(centres)[None], axis=2), axis=1
-        )
-        centres.append(samples[int(np.argmax(d))])
+        centres.append(samples[int(np.argmax(nearest))])
+        nearest = np.minimum(nearest, np.linalg.norm(samples - centres[-1], axis=1))
     c = np.array(centres, dtype=np.float32)
     labels = np.zeros(len(samples), dtype=np.int64)
     for _ in range(KMEANS_ITERATIONS):
-        d = np.linalg.norm(samples[:, None, :] - c[None], axis=2)
+        d = ((samples[:, None, :] - c[None]) ** 2).sum(axis=2)
         labels = np.argmin(d, axis=1)
         for j in range(k):
             members = samples[labels == j]
             if len(members):
-                c[j] = members.mean(0)
+                c[j] = members.mean(axis=0)
     return labels
 
 
-def _subsample(samples: np.ndarray) -> np.ndarray:
-    if len(samples) <= MAX_MODEL_SAMPLES:
-        return samples
-    step = len(samples) / MAX_MODEL_SAMPLES
-    return samples[(np.arange(MAX_MODEL_SAMPLES) * step).astype(np.int64)]
-
-
-def _fit_backdrop(samples: np.ndarray, *, trend: np.ndarray) -> BackdropModel | None:
-    """Gaussian clusters of backdrop samples (already detrended)."""
+def _fit_mixture(
+    samples: np.ndarray,
+    k: int,
+    noise_floor: np.ndarray,
+    light_range: tuple[float, float] | None = None,
+) -> Mixture | None:
+    """Hard-assignment Gaussian mixture of feature rows (k-means clusters + covariances)."""
     samples = _subsample(samples.reshape(-1, samples.shape[-1]).astype(np.float32))
-    if len(samples) < BG_CLUSTERS * 10:
+    if len(samples) < k * 10:
         return None
-    labels = _kmeans(samples, BG_CLUSTERS)
-    means, inv_covs = [], []
-    floor = np.diag(FEATURE_NOISE_FLOOR.astype(np.float64) ** 2)
-    for j in range(BG_CLUSTERS):
+    labels = _kmeans(samples, k)
+    floor = np.diag(noise_floor[: samples.shape[1]].astype(np.float64) ** 2)
+    log_w, means, invs, dets = [], [], [], []
+    for j in range(k):
         members = samples[labels == j].astype(np.float64)
-        if len(members) < MIN_CLUSTER_WEIGHT * len(samples) or len(members) < 5:
+        if len(members) < max(5, MIN_CLUSTER_SHARE * len(samples)):
             continue
         cov = np.cov(members, rowvar=False) + floor
-        means.append(members.mean(0))
-        inv_covs.append(np.linalg.inv(cov))
+        log_w.append(np.log(len(members) / len(samples)))
+        means.append(members.mean(axis=0))
+        invs.append(np.linalg.inv(cov))
+        dets.append(np.linalg.slogdet(cov)[1])
     if not means:
         return None
-    return BackdropModel(
-        means=np.array(means, np.float32), inv_covs=np.array(inv_covs, np.float32), trend=trend
+    return Mixture(
+        np.array(log_w, np.float32),
+        np.array(means, np.float32),
+        np.array(invs, np.float32),
+        np.array(dets, np.float32),
+        light_range,
     )
 
 
-def _trend_basis(shape: tuple[int, int]) -> np.ndarray:
-    """Quadratic polynomial basis in normalised coordinates, ``H x W x 6``."""
-    h, w = shape
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    x = x / max(w - 1, 1) - 0.5
-    y = y / max(h - 1, 1) - 0.5
-    return np.dstack([np.ones_like(x), x, y, x * x, x * y, y * y])
+def _cluster_d2(x: np.ndarray, mean: np.ndarray, inv: np.ndarray, light: tuple | None) -> np.ndarray:
+    """Squared Mahalanobis distance of rows ``x`` to one cluster (or to its light ray).
+
+    On a ray the mean moves to ``mean + u * v`` with ``v = (L+16, a, b, 0...)`` of the mean and
+    ``u`` in ``light - 1``; the best ``u`` has a closed form (the distance is quadratic in it).
+    """
+    diff = x - mean
+    q = diff @ inv
+    d2 = np.einsum("ij,ij->i", q, diff)
+    if light is None:
+        return d2
+    v = np.zeros_like(mean)
+    v[0] = mean[0] + LAB_BLACK_OFFSET
+    v[1:3] = mean[1:3]
+    vpv = float(v @ inv @ v)
+    if vpv <= 0:
+        return d2
+    qv = q @ v
+    u = np.clip(qv / vpv, light[0] - 1.0, light[1] - 1.0)
+    return np.maximum(d2 - 2 * u * qv + u * u * vpv, 0)
 
 
-def _detrended(feats: np.ndarray, trend: np.ndarray) -> np.ndarray:
-    if not np.any(trend):
-        return feats
-    surface = _trend_basis(feats.shape[:2]) @ trend  # H x W x 3
-    out = feats.copy()
-    out[..., :3] -= surface
-    return out
-
-
-def _refit_backdrop(feats: np.ndarray, mask: np.ndarray) -> BackdropModel | None:
-    """Backdrop model from everything outside the first mask, with a smooth Lab trend."""
-    size = 2 * REFIT_EXCLUSION_PX + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    outside = cv2.dilate(mask, kernel) == 0
-    if np.count_nonzero(outside) < BG_CLUSTERS * 50:
-        return None
-    basis = _trend_basis(feats.shape[:2])[outside]
-    values = feats[outside][:, :3]
-    idx = (np.arange(min(len(values), 4 * MAX_MODEL_SAMPLES)) * (len(values) / min(len(values), 4 * MAX_MODEL_SAMPLES))).astype(np.int64)
-    trend, *_ = np.linalg.lstsq(basis[idx].astype(np.float64), values[idx].astype(np.float64), rcond=None)
-    trend = trend.astype(np.float32)
-    detrended = _detrended(feats, trend)
-    return _fit_backdrop(detrended[outside], trend=trend)
-
-
-def _distance2(feats: np.ndarray, model: BackdropModel) -> np.ndarray:
-    """Smallest squared Mahalanobis distance of each pixel to a backdrop cluster, ``H x W``."""
-    x = _detrended(feats, model.trend).reshape(-1, feats.shape[-1])
+def _distance2(feats: np.ndarray, mix: Mixture) -> np.ndarray:
+    """Smallest squared distance of each pixel to a backdrop cluster, ``H x W``."""
+    x = feats.reshape(-1, feats.shape[-1])
     best = np.full(len(x), np.inf, dtype=np.float32)
-    for mean, inv in zip(model.means, model.inv_covs, strict=True):
-        diff = x - mean
-        d2 = np.einsum("ij,jk,ik->i", diff, inv, diff, optimize=True)
-        np.minimum(best, d2, out=best)
+    for mean, inv in zip(mix.means, mix.inv_covs, strict=True):
+        np.minimum(best, _cluster_d2(x, mean, inv, mix.light_range), out=best)
     return best.reshape(feats.shape[:2])
 
 
-# ================================================================ clean-up
+def _log_likelihood(x: np.ndarray, mix: Mixture) -> np.ndarray:
+    """Log-density (up to a shared constant) of the best cluster for each row."""
+    best = np.full(len(x), -np.inf, dtype=np.float32)
+    for lw, mean, inv, ld in zip(mix.log_weights, mix.means, mix.inv_covs, mix.log_dets, strict=True):
+        d2 = _cluster_d2(x, mean, inv, mix.light_range)
+        np.maximum(best, lw - 0.5 * (d2 + ld), out=best)
+    return best
+
+
+# ================================================================ clean-up and refinement
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
@@ -438,33 +495,33 @@ def _clean_mask(fg: np.ndarray) -> np.ndarray:
 
 
 def _refine_to_full(rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray:
-    """Upsample the coarse mask and re-decide every pixel in a band around its outline.
+    """Upsample the coarse mask and decide every pixel again in a band around its outline.
 
-    The coarse mask sits a few segmentation pixels off the true edge (blur and the texture window
-    reach across it). In the band, two small colour mixtures are fitted at full resolution, one
-    to the cloth just inside the band and one to the backdrop just outside, and each band pixel
-    goes to the likelier one: the edge lands where the colour changes, to about a pixel.
+    The coarse outline sits a few segmentation pixels off the true edge (the blur and the
+    texture window reach across it). In the band two colour mixtures are fitted at full
+    resolution, one to the cloth just inside the band and one (with the light ray) to the
+    backdrop just outside, and each band pixel goes to the likelier: the edge lands where the
+    colour changes, to about a pixel.
     """
     h, w = rgb.shape[:2]
     scale = max(h / coarse.shape[0], w / coarse.shape[1])
     up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
     up = np.where(up >= 128, 255, 0).astype(np.uint8)
     band_r = max(2, int(np.ceil(REFINE_BAND_SEG_PX * scale)))
-    # distances to the outline (px) instead of large structuring elements: far cheaper
+    # distances to the outline instead of large structuring elements: far cheaper
     dist_in = cv2.distanceTransform(up, cv2.DIST_L2, 3)
     dist_out = cv2.distanceTransform(255 - up, cv2.DIST_L2, 3)
     band = (dist_in <= band_r) & (dist_out <= band_r)
     if not np.any(band):
         return up
     ys, xs = np.nonzero(dist_out <= 2 * band_r)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    crop = (slice(y0, y1), slice(x0, x1))
+    crop = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
     lab = _lab(rgb[crop], REFINE_BLUR_SIGMA_PX)
     d_in, d_out, band_c = dist_in[crop], dist_out[crop], band[crop]
     cloth_ring = (d_in > band_r) & (d_in <= 2 * band_r)
     back_ring = (d_out > band_r) & (d_out <= 2 * band_r)
-    cloth_model = _fit_mixture(lab[cloth_ring])
-    back_model = _fit_mixture(lab[back_ring])
+    cloth_model = _fit_mixture(lab[cloth_ring], REFINE_CLUSTERS, FEATURE_NOISE_FLOOR)
+    back_model = _fit_mixture(lab[back_ring], REFINE_CLUSTERS, FEATURE_NOISE_FLOOR, LIGHT_SCALE_RANGE)
     if cloth_model is None or back_model is None:
         return up
     pixels = lab[band_c]
@@ -479,59 +536,14 @@ def _refine_to_full(rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     return mask
 
 
-@dataclass(frozen=True)
-class Mixture:
-    """Gaussian mixture in Lab: weights, means, inverse covariances, log-determinants."""
-
-    log_weights: np.ndarray
-    means: np.ndarray
-    inv_covs: np.ndarray
-    log_dets: np.ndarray
-
-
-def _fit_mixture(samples: np.ndarray) -> Mixture | None:
-    """Hard-assignment Gaussian mixture (k-means clusters) of Lab samples."""
-    samples = _subsample(samples.astype(np.float32))
-    if len(samples) < REFINE_CLUSTERS * 10:
-        return None
-    labels = _kmeans(samples, REFINE_CLUSTERS)
-    floor = np.diag(FEATURE_NOISE_FLOOR[:3].astype(np.float64) ** 2)
-    log_w, means, invs, dets = [], [], [], []
-    for j in range(REFINE_CLUSTERS):
-        members = samples[labels == j].astype(np.float64)
-        if len(members) < 5:
-            continue
-        cov = np.cov(members, rowvar=False) + floor
-        log_w.append(np.log(len(members) / len(samples)))
-        means.append(members.mean(0))
-        invs.append(np.linalg.inv(cov))
-        dets.append(np.linalg.slogdet(cov)[1])
-    return Mixture(
-        np.array(log_w, np.float32),
-        np.array(means, np.float32),
-        np.array(invs, np.float32),
-        np.array(dets, np.float32),
-    )
-
-
-def _log_likelihood(x: np.ndarray, mix: Mixture) -> np.ndarray:
-    """Largest component log-density (up to a shared constant) of each sample."""
-    best = np.full(len(x), -np.inf, dtype=np.float32)
-    for lw, mean, inv, ld in zip(mix.log_weights, mix.means, mix.inv_covs, mix.log_dets, strict=True):
-        diff = x - mean
-        d2 = np.einsum("ij,jk,ik->i", diff, inv, diff, optimize=True)
-        np.maximum(best, lw - 0.5 * (d2 + ld), out=best)
-    return best
-
-
 def _confidence(d2: np.ndarray, mask: np.ndarray, coverage: float) -> float:
     """How cleanly the cloth stands apart from the backdrop, in [0, 1].
 
-    The share of the outline where the cloth is clearly (≥ 4× the threshold) away from the
-    backdrop just inside the edge, scaled down when the cloth reaches the photo's edge.
+    The share of a thin ring just inside the outline that is clearly (``CONFIDENT_D2_FACTOR`` ×
+    the threshold) unlike the backdrop, scaled down when the cloth reaches the photo's edge.
     """
     ring = (cv2.erode(mask, _disk(2)) > 0) & ~(cv2.erode(mask, _disk(4)) > 0)
     if not np.any(ring):
         return 0.0
-    clear = float(np.mean(d2[ring] > 4 * FOREGROUND_D2))
+    clear = float(np.mean(d2[ring] > CONFIDENT_D2_FACTOR * FOREGROUND_D2))
     return float(np.clip(clear * (0.5 + 0.5 * coverage), 0.0, 1.0))

@@ -29,11 +29,19 @@ within 0.1 ΔE.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from metrics import border_continuity, mean_delta_e, pattern_similarity, structural_similarity
+from metrics import (
+    BorderContinuity,
+    border_continuity,
+    delta_e_ciede2000,
+    pattern_similarity,
+    rgb_to_lab,
+    structural_similarity,
+)
 from sareeflow.errors import InvalidInput
 from sareeflow.models import (
     FailureKind,
@@ -58,6 +66,16 @@ SSIM_WIN_SIZE = 7
 """SSIM window side (px at the reduced resolution), scikit-image's default."""
 MIN_REGION_PIXELS = 64
 """Regions owning fewer output pixels than this (e.g. fully hidden) are not checked."""
+MIN_REGION_SIDE_PX = 3
+"""Regions whose bbox is thinner than this (px) are not checked (no SSIM window fits)."""
+BORDER_SEARCH_WIDTHS = 1.25
+BORDER_SEARCH_EXTRA_PX = 12
+"""The border check crops ``1.25 * width + 12`` px around a border's bbox: the reach of
+:func:`metrics.border_continuity` (band + context ``max(4, w/4)`` + search ``max(8, w/2)``)."""
+PATTERN_MIN_SIDE_PX = 16
+"""Smallest side :func:`metrics.pattern_similarity` accepts (px); thinner crops are padded."""
+MAX_ALIGN_SHIFT_PX = 2
+"""Largest whole-pixel misregistration (px, per axis) compensated before the area measures."""
 MIN_BLOCK_COVERAGE = 0.5
 """A colour block takes part in the ΔE mean when at least this fraction of it is in the region."""
 BORDER_MISSING_CONTINUITY = 0.15
@@ -118,43 +136,28 @@ def check_region(
     """Measure one region and judge it; ``None`` when the region owns too few pixels to judge."""
     arrays = placement.arrays[region.name]
     mask = arrays["map_x"] >= 0
-    if int(mask.sum()) < MIN_REGION_PIXELS:
-        return None
     x, y, w, h = region.bbox
+    if int(mask.sum()) < MIN_REGION_PIXELS or min(w, h) < MIN_REGION_SIDE_PX:
+        return None
     shading = _shading(arrays, (h, w))
-    got, want = comparable_pair(output[y : y + h, x : x + w], s_flat, arrays, shading, mask)
-
-    small_got, small_want, small_mask = _reduce_for_area(got, want, mask)
-    ssim = structural_similarity(
-        _luma(small_got),
-        _luma(small_want),
-        data_range=255.0,
-        mask=small_mask,
-        win_size=SSIM_WIN_SIZE,
+    got, want, rendered = comparable_pair(
+        output[y : y + h, x : x + w], s_flat, arrays, shading, mask
     )
-    pattern = pattern_similarity(small_got, small_want, mask=small_mask)
-    delta_e = _block_delta_e(got, want, mask)
-
-    border = None
+    measures = measure_area(got, want, mask)
     if region.kind == "border" and region.border_path and len(region.border_path) >= 2:
-        path = [(px - x, py - y) for px, py in region.border_path]
-        width = float(region.border_width_px or _default_border_width(mask))
-        border = border_continuity(got, want, path, width=width, mask=mask)
-
-    measures = _Measures(
-        ssim=float(ssim),
-        delta_e=float(delta_e),
-        pattern=float(pattern),
-        continuity=None if border is None else float(border.continuity),
-        max_offset=None if border is None else float(border.max_offset_px),
-        breaks=None if border is None else int(border.breaks),
-    )
+        border = measure_border(output, rendered, mask, region)
+        measures = replace(
+            measures,
+            continuity=float(border.continuity),
+            max_offset=float(border.max_offset_px),
+            breaks=int(border.breaks),
+        )
     failures, reasons = judge(region, measures, limits)
     return RegionCheck(
         region=region.name,
         kind=region.kind,
         part=region.part,
-        bbox=tuple(int(v) for v in region.bbox),
+        bbox=(int(x), int(y), int(w), int(h)),
         ssim=_r(measures.ssim),
         delta_e=_r(measures.delta_e),
         pattern_score=_r(measures.pattern),
@@ -167,20 +170,142 @@ def check_region(
     )
 
 
-def expected_unshaded(
-    s_flat: np.ndarray, map_x: np.ndarray, map_y: np.ndarray
-) -> np.ndarray:
+def measure_area(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> Measures:
+    """SSIM, ΔE and pattern score of one region from its de-shaded (output, expected) pair.
+
+    Taken after the best whole-pixel alignment within ``MAX_ALIGN_SHIFT_PX``: a render that is
+    off by a pixel shows the right cloth, and a pixel of misregistration on a sharp pattern
+    would otherwise read as colour change and lost structure. Outside the mask the expected
+    pixels stand in for the output, so nothing outside the region enters a measure, even
+    after downscaling.
+    """
+    dx, dy = best_alignment(got, want, mask)
+    aligned = _translate(got, -dx, -dy) if (dx or dy) else got.copy()
+    aligned[~mask] = want[~mask]
+
+    small_got, small_want, small_mask = _reduce_for_area(aligned, want, mask)
+    luma_got, luma_want = colour_invariant_luma(small_got, small_want, small_mask)
+    ssim = structural_similarity(
+        luma_got,
+        luma_want,
+        data_range=255.0,
+        mask=small_mask,
+        win_size=_window(small_mask.shape),
+    )
+    pattern = _pattern(luma_got, luma_want, small_mask)
+    delta_e, mean_colour_delta_e = _block_delta_e(aligned, want, mask)
+    return Measures(
+        ssim=float(ssim),
+        delta_e=float(delta_e),
+        mean_colour_delta_e=float(mean_colour_delta_e),
+        pattern=float(pattern),
+        shift=(dx, dy),
+    )
+
+
+def measure_border(
+    output: np.ndarray, rendered: np.ndarray, mask: np.ndarray, region: PlacementRegion
+) -> BorderContinuity:
+    """Border continuity of a border region, at full resolution, on the unaligned output.
+
+    The output is cropped with a margin around the region's bbox, wide enough for the
+    metric's sideways search (it looks up to ``1.25 * width + 12`` px from the path), so a
+    border pushed out of its own bbox is still found. Both sides keep their shading: the
+    metric correlates cross-profiles, which a shading gain does not change.
+    """
+    x, y, w, h = region.bbox
+    width = float(region.border_width_px or _default_border_width(mask))
+    margin = int(math.ceil(BORDER_SEARCH_WIDTHS * width + BORDER_SEARCH_EXTRA_PX))
+    ch, cw = output.shape[:2]
+    x0, y0 = max(0, x - margin), max(0, y - margin)
+    x1, y1 = min(cw, x + w + margin), min(ch, y + h + margin)
+    crop = output[y0:y1, x0:x1]
+    expected = np.zeros_like(crop)
+    region_mask = np.zeros(crop.shape[:2], bool)
+    expected[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = rendered
+    region_mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = mask
+    path = [(px - x0, py - y0) for px, py in region.border_path or []]
+    return border_continuity(crop, expected, path, width=width, mask=region_mask)
+
+
+def colour_invariant_luma(
+    got: np.ndarray, want: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(luma of ``got`` seen through its best affine colour map, luma of ``want``), uint8.
+
+    SSIM and the pattern score should see the pattern, not its colours: ΔE judges colour. A
+    colour cast or hue error changes the luma contrast between a motif and its ground (and
+    so the pattern descriptor) although the pattern is intact. Fitting ``a·R + b·G + c·B + d``
+    of the output to the expected luma over the region (least squares, 4 numbers for
+    thousands of pixels) undoes any global colour transform, but cannot put back a pattern
+    that is blurred, mirrored or replaced: such a fit is poor and the measures stay low.
+    """
+    target = _luma(want)
+    inside = mask.astype(bool)
+    design = np.concatenate(
+        [got[inside].astype(np.float64), np.ones((int(inside.sum()), 1))], axis=1
+    )
+    coef, *_ = np.linalg.lstsq(design, target[inside].astype(np.float64), rcond=None)
+    fitted = got.astype(np.float32) @ coef[:3].astype(np.float32) + np.float32(coef[3])
+    fitted[~inside] = target[~inside]
+    return (
+        np.clip(np.rint(fitted), 0, 255).astype(np.uint8),
+        np.clip(np.rint(target), 0, 255).astype(np.uint8),
+    )
+
+
+def best_alignment(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> tuple[int, int]:
+    """Whole-pixel (dx, dy) with ``got[y + dy, x + dx] ≈ want[y, x]``, |dx|, |dy| ≤ the limit.
+
+    Hill-climbs the masked mean absolute luma difference from (0, 0) over the 8 neighbours;
+    on cloth patterns (periods of several pixels) the cost is unimodal within a couple of px.
+    """
+    h, w = mask.shape
+    s = MAX_ALIGN_SHIFT_PX
+    if h <= 2 * s + 2 or w <= 2 * s + 2:
+        return 0, 0
+    g = _luma(got)
+    ref = _luma(want)[s : h - s, s : w - s]
+    inner = mask[s : h - s, s : w - s].astype(np.uint8)
+    if not inner.any():
+        return 0, 0
+    cache: dict[tuple[int, int], float] = {}
+
+    def cost(dx: int, dy: int) -> float:
+        if (dx, dy) not in cache:
+            moved = g[s + dy : h - s + dy, s + dx : w - s + dx]
+            cache[(dx, dy)] = cv2.mean(cv2.absdiff(moved, ref), mask=inner)[0]
+        return cache[(dx, dy)]
+
+    best = (0, 0)
+    while True:
+        bx, by = best
+        candidates = [
+            (bx + i, by + j)
+            for j in (-1, 0, 1)
+            for i in (-1, 0, 1)
+            if abs(bx + i) <= s and abs(by + j) <= s
+        ]
+        step = min(candidates, key=lambda c: (cost(*c), abs(c[0]) + abs(c[1]), c))
+        if step == best:
+            return best
+        best = step
+
+
+def expected_unshaded(s_flat: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """The cloth the map asks for, before shading: float32 RGB (0..255), bbox-sized.
 
-    Exactly what the local compose adapter samples (bilinear, reflected at the edges of S_flat).
+    Exactly what the local compose adapter samples: bilinear on the ``uint8`` S_flat (so the
+    sample is rounded to whole levels before shading, as there), reflected at S_flat's edges.
     """
-    return cv2.remap(
-        s_flat.astype(np.float32),
+    sampled = cv2.remap(
+        s_flat,
         map_x.astype(np.float32, copy=False),
         map_y.astype(np.float32, copy=False),
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REFLECT,
     )
+    return sampled.astype(np.float32)
 
 
 def comparable_pair(
@@ -189,49 +314,41 @@ def comparable_pair(
     arrays: dict[str, np.ndarray],
     shading: np.ndarray,
     mask: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(output, expected) of one region, both de-shaded, RGB uint8, bbox-sized.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(output de-shaded, expected de-shaded, expected as rendered) of one region, RGB uint8.
 
     The expected side goes through the renderer's own round-and-clip before de-shading, so
-    highlights clipped at 255 by the adapter are clipped on both sides. Outside the region's mask
-    the output is replaced by the expected pixels: neighbouring regions and background then
-    contribute nothing to the comparison, even after downscaling.
+    highlights clipped at 255 by the adapter are clipped on both sides. Pixels outside the
+    region's mask are left as they are (the caller decides what they mean).
     """
     flat = expected_unshaded(s_flat, arrays["map_x"], arrays["map_y"])
     shade = np.maximum(shading, SHADING_FLOOR)[..., None]
     rendered = np.clip(np.rint(flat * shading[..., None]), 0, 255)
     want = np.clip(np.rint(rendered / shade), 0, 255).astype(np.uint8)
     got = np.clip(np.rint(crop.astype(np.float32) / shade), 0, 255).astype(np.uint8)
-    got[~mask] = want[~mask]
-    return got, want
+    return got, want, rendered.astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------ judging
-class _Measures:
+@dataclass(frozen=True)
+class Measures:
     """Raw (unrounded) measures of one region."""
 
-    __slots__ = ("ssim", "delta_e", "pattern", "continuity", "max_offset", "breaks")
-
-    def __init__(
-        self,
-        *,
-        ssim: float,
-        delta_e: float,
-        pattern: float,
-        continuity: float | None,
-        max_offset: float | None,
-        breaks: int | None,
-    ) -> None:
-        self.ssim = ssim
-        self.delta_e = delta_e
-        self.pattern = pattern
-        self.continuity = continuity
-        self.max_offset = max_offset
-        self.breaks = breaks
+    ssim: float
+    delta_e: float
+    """Mean ΔE2000 over colour blocks (local colour)."""
+    mean_colour_delta_e: float
+    """ΔE2000 between the region's mean colours (a cast over the whole region)."""
+    pattern: float
+    continuity: float | None = None
+    max_offset: float | None = None
+    breaks: int | None = None
+    shift: tuple[int, int] = (0, 0)
+    """Whole-pixel alignment applied before the area measures (dx, dy)."""
 
 
 def judge(
-    region: PlacementRegion, m: _Measures, limits: RegionThresholds
+    region: PlacementRegion, m: Measures, limits: RegionThresholds
 ) -> tuple[list[FailureKind], list[str]]:
     """Failure kinds and retry-ready sentences for one region's measures.
 
@@ -276,21 +393,33 @@ def judge(
     if border_failed:
         return failures, reasons
 
-    if m.delta_e > limits.max_delta_e:
+    structure_kind: FailureKind = {
+        "pallu": "pallu_mismatch",
+        "border": "border_distortion",
+        "body": "pattern_loss",
+    }[region.kind]
+    structure_failed = False
+    if m.pattern < limits.min_pattern_score:
+        structure_failed = True
+        add(
+            structure_kind,
+            _pattern_sentence(region, "pattern score", m.pattern, limits.min_pattern_score),
+        )
+    if m.ssim < limits.min_ssim:
+        structure_failed = True
+        add(
+            structure_kind,
+            _pattern_sentence(region, "structural similarity", m.ssim, limits.min_ssim),
+        )
+    # Blocks of a blurred or swapped pattern differ in colour too; with the structure already
+    # failed, a colour shift is reported only when the region's mean colour moved as well.
+    colour = m.mean_colour_delta_e if structure_failed else m.delta_e
+    if colour > limits.max_delta_e:
         add(
             "color_shift",
             f"Region '{name}' changed colour: mean ΔE2000 {m.delta_e:.1f} "
             f"(limit {limits.max_delta_e:.1f}).",
         )
-    structure_kind: FailureKind = "pallu_mismatch" if region.kind == "pallu" else (
-        "border_distortion" if region.kind == "border" else "pattern_loss"
-    )
-    if m.pattern < limits.min_pattern_score:
-        add(structure_kind, _pattern_sentence(region, "pattern score", m.pattern,
-                                              limits.min_pattern_score))
-    if m.ssim < limits.min_ssim:
-        add(structure_kind, _pattern_sentence(region, "structural similarity", m.ssim,
-                                              limits.min_ssim))
     return failures, reasons
 
 
@@ -389,22 +518,69 @@ def _reduce_for_area(
     return small_got, small_want, coverage >= 0.5
 
 
-def _block_delta_e(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> float:
-    """Mean ΔE2000 between ``COLOR_BLOCK_PX`` block means inside the mask."""
+def _block_delta_e(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(mean ΔE2000 between ``COLOR_BLOCK_PX`` block means, ΔE2000 of the region's mean colours).
+
+    Blocks count by how much of them lies in the region (at least ``MIN_BLOCK_COVERAGE``).
+    """
     h, w = mask.shape
     size = (max(1, math.ceil(w / COLOR_BLOCK_PX)), max(1, math.ceil(h / COLOR_BLOCK_PX)))
-    block_got = cv2.resize(got, size, interpolation=cv2.INTER_AREA)
-    block_want = cv2.resize(want, size, interpolation=cv2.INTER_AREA)
+    block_got = rgb_to_lab(cv2.resize(got, size, interpolation=cv2.INTER_AREA))
+    block_want = rgb_to_lab(cv2.resize(want, size, interpolation=cv2.INTER_AREA))
     coverage = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     keep = coverage >= MIN_BLOCK_COVERAGE
     if not keep.any():
         keep = coverage > 0
-    return float(mean_delta_e(block_got, block_want, mask=keep))
+    weight = coverage[keep].astype(np.float64)
+    per_block = delta_e_ciede2000(block_got[keep], block_want[keep]).astype(np.float64)
+    local = float(np.average(per_block, weights=weight))
+    mean_got = np.average(block_got[keep], axis=0, weights=weight)[None, :]
+    mean_want = np.average(block_want[keep], axis=0, weights=weight)[None, :]
+    overall = float(delta_e_ciede2000(mean_got, mean_want)[0])
+    return local, overall
+
+
+def _translate(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Move content at (x, y) to (x + dx, y + dy) by whole pixels; edges replicated."""
+    h, w = image.shape[:2]
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(
+        image, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _window(shape: tuple[int, int]) -> int:
+    """``SSIM_WIN_SIZE``, or the largest odd size ≥ 3 that fits a small image."""
+    side = min(shape)
+    if side >= SSIM_WIN_SIZE:
+        return SSIM_WIN_SIZE
+    return max(3, side - 1 if side % 2 == 0 else side)
+
+
+def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:
+    """Pattern score of two luma images (grey RGB for :func:`metrics.pattern_similarity`).
+
+    Regions thinner than the descriptor's minimum side are padded (reflected pixels, outside
+    the mask) rather than skipped: a thin border still gets a pattern score.
+    """
+    h, w = mask.shape
+    pad_y = max(0, PATTERN_MIN_SIDE_PX - h)
+    pad_x = max(0, PATTERN_MIN_SIDE_PX - w)
+    if pad_x or pad_y:
+        pads = (pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2)
+        luma_got = cv2.copyMakeBorder(luma_got, *pads, cv2.BORDER_REFLECT)
+        luma_want = cv2.copyMakeBorder(luma_want, *pads, cv2.BORDER_REFLECT)
+        mask = cv2.copyMakeBorder(mask.astype(np.uint8), *pads, cv2.BORDER_CONSTANT, value=0)
+    return pattern_similarity(
+        cv2.cvtColor(luma_got, cv2.COLOR_GRAY2RGB),
+        cv2.cvtColor(luma_want, cv2.COLOR_GRAY2RGB),
+        mask=mask,
+    )
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     """Rec. 601 luma as float32 (0..255)."""
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY)
 
 
 def _default_border_width(mask: np.ndarray) -> float:

@@ -188,13 +188,14 @@ def render(s_flat: np.ndarray, placement: PlacementMap) -> np.ndarray:
         arrs = placement.arrays[region.name]
         x, y, w, h = region.bbox
         flat = cv2.remap(
-            s_flat.astype(np.float32),
+            s_flat,
             arrs["map_x"],
             arrs["map_y"],
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REFLECT,
         )
-        shaded = np.clip(np.rint(flat * arrs["shading"][..., None]), 0, 255).astype(np.uint8)
+        shaded = flat.astype(np.float32) * arrs["shading"][..., None]
+        shaded = np.clip(np.rint(shaded), 0, 255).astype(np.uint8)
         mask = arrs["map_x"] >= 0
         view = canvas[y : y + h, x : x + w]
         view[mask] = shaded[mask]
@@ -211,4 +212,6 @@ def shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """Translate by whole pixels, replicating the edge."""
     m = np.float32([[1, 0, dx], [0, 1, dy]])
     h, w = image.shape[:2]
-    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        image, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
+    )

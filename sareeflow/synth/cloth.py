@@ -273,11 +273,17 @@ def _grid(
 
 
 def _stripes(img: np.ndarray, period: float, width: float, color: RGB, along: bool) -> None:
-    """Parallel lines; ``along`` = horizontal (parallel to the cloth's length)."""
+    """Parallel lines of one whole-pixel width; ``along`` = horizontal (the cloth's length).
+
+    Every line has the same thickness, as woven lines do (a fractional width snapped per pixel
+    would make some lines one pixel thicker at irregular intervals).
+    """
     h, w = img.shape[:2]
     n = h if along else w
-    pos = np.arange(n)
-    on = (pos % period) < width
+    thickness = max(1, round(width))
+    on = np.zeros(n, bool)
+    for start in np.round(np.arange(0.0, n, period)).astype(int):
+        on[start : start + thickness] = True
     if along:
         img[on, :] = color
     else:

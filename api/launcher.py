@@ -1,0 +1,101 @@
+"""Handing a job to Prefect, and asking Prefect how its run is doing.
+
+The API never runs a flow itself: it admits a job in the store, then asks Prefect to start the
+mode's deployment (``prefect.yaml``: one deployment named ``sareeflow`` per flow, the flows
+being named after the modes). :class:`Launcher` is the one seam; tests pass a fake.
+
+Prefect is imported lazily (``import prefect`` costs about 1.2 s), so building the app and
+running the API tests never loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol, runtime_checkable
+
+import anyio
+
+from sareeflow.errors import OrchestratorUnavailable
+
+logger = logging.getLogger("sareeflow.api")
+
+DEPLOYMENT_NAME = "sareeflow"
+"""Every flow's deployment in ``prefect.yaml`` has this name: ``<mode>/sareeflow``."""
+
+STATUS_TIMEOUT_S = 2.0
+"""Longest a status request waits for Prefect (s); past it the store's state is returned as is.
+Prefect's client retries unreachable servers with back-off for much longer than a frontend polls."""
+
+SUBMIT_TIMEOUT_S = 15.0
+"""Longest a job submission waits for Prefect (s). ``run_deployment`` normally returns in
+50–110 ms but SQLite lock retries take about 2 s (notes/prefect-3.9-measured.md)."""
+
+NOT_REACHABLE = (
+    "The job could not be started because the orchestrator is unavailable; try again later."
+)
+
+
+@runtime_checkable
+class Launcher(Protocol):
+    """Starts a mode's flow run for an admitted job and reports the run's state."""
+
+    async def submit(self, mode: str, saree_id: str, job_id: str) -> str:
+        """Start the run; return Prefect's flow-run id. Raises :class:`OrchestratorUnavailable`."""
+        ...
+
+    async def flow_run_status(self, flow_run_id: str) -> str | None:
+        """Prefect state type name ("RUNNING", "CRASHED", ...), or None if unknown/unreachable."""
+        ...
+
+
+class PrefectLauncher:
+    """:class:`Launcher` over the Prefect API named by ``PREFECT_API_URL``.
+
+    Without ``PREFECT_API_URL`` Prefect would start a temporary in-process server, which an API
+    process must never do: submission then fails fast with :class:`OrchestratorUnavailable`.
+    """
+
+    def __init__(self, deployment: str = DEPLOYMENT_NAME) -> None:
+        self.deployment = deployment
+
+    async def submit(self, mode: str, saree_id: str, job_id: str) -> str:
+        if not _api_configured():
+            raise OrchestratorUnavailable(NOT_REACHABLE, detail="PREFECT_API_URL is not set")
+        from prefect.deployments import arun_deployment
+
+        try:
+            with anyio.fail_after(SUBMIT_TIMEOUT_S):
+                flow_run = await arun_deployment(
+                    name=f"{mode}/{self.deployment}",
+                    parameters={"saree_id": saree_id, "job_id": job_id},
+                    timeout=0,
+                    as_subflow=False,
+                    idempotency_key=job_id,  # a repeated submission never makes a second run
+                )
+        except Exception as exc:  # noqa: BLE001 - any Prefect/httpx failure means "not started"
+            raise OrchestratorUnavailable(
+                NOT_REACHABLE, detail=f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return str(flow_run.id)
+
+    async def flow_run_status(self, flow_run_id: str) -> str | None:
+        if not _api_configured():
+            return None
+        from uuid import UUID
+
+        from prefect.client.orchestration import get_client
+
+        try:
+            with anyio.move_on_after(STATUS_TIMEOUT_S):
+                async with get_client() as client:
+                    flow_run = await client.read_flow_run(UUID(flow_run_id))
+                return flow_run.state.type.value if flow_run.state else None
+        except Exception as exc:  # noqa: BLE001 - the store's state is still a valid answer
+            logger.warning("flow run %s: Prefect state unavailable: %r", flow_run_id, exc)
+        return None
+
+
+def _api_configured() -> bool:
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())

@@ -1,0 +1,183 @@
+"""``make run``: the whole local stack in the foreground; Ctrl-C stops all of it.
+
+Three child processes, started in order and stopped in reverse:
+
+1. ``prefect server start`` on 127.0.0.1:4200 (API + UI, SQLite under ``$PREFECT_HOME``);
+2. the runner: ``python -m sareeflow.stack serve`` serves the deployments declared in
+   ``prefect.yaml`` from one long-lived process, polling every second
+   (``PREFECT_RUNNER_POLL_FREQUENCY=1``: a submitted job starts in ~1.5–2.3 s instead of the
+   default 3–12 s, ``notes/prefect-3.9-measured.md``);
+3. the API: uvicorn on 127.0.0.1:8000.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+PREFECT_PORT = int(os.environ.get("SAREEFLOW_PREFECT_PORT", "4200"))
+API_PORT = int(os.environ.get("SAREEFLOW_API_PORT", "8000"))
+HOST = "127.0.0.1"
+
+
+def stack_env(prefect_port: int = PREFECT_PORT) -> dict[str, str]:
+    """Environment shared by every child: one Prefect server, no ephemeral fallbacks."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "PREFECT_API_URL": f"http://{HOST}:{prefect_port}/api",
+            "PREFECT_SERVER_API_HOST": HOST,
+            "PREFECT_SERVER_API_PORT": str(prefect_port),
+            "PREFECT_UI_API_URL": f"http://{HOST}:{prefect_port}/api",
+            "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_RUNNER_POLL_FREQUENCY": env.get("PREFECT_RUNNER_POLL_FREQUENCY", "1"),
+            "SAREEFLOW_PROJECT_DIR": str(PROJECT_DIR),
+        }
+    )
+    env.setdefault("PREFECT_HOME", str(PROJECT_DIR / ".prefect"))
+    env.setdefault("PYTHONPATH", str(PROJECT_DIR))
+    return env
+
+
+def wait_healthy(url: str, *, timeout_s: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} while starting")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not become healthy within {timeout_s:.0f} s")
+
+
+def serve_deployments(limit: int | None = None) -> None:
+    """Serve every deployment in prefect.yaml from this process (the runner child)."""
+    from prefect import serve
+    from prefect.flows import load_flow_from_entrypoint
+
+    os.chdir(PROJECT_DIR)
+    spec = yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text())
+    deployments = []
+    for entry in spec["deployments"]:
+        flow = load_flow_from_entrypoint(entry["entrypoint"])
+        deployments.append(
+            flow.to_deployment(
+                name=entry["name"],
+                description=entry.get("description"),
+                tags=entry.get("tags"),
+                parameters=entry.get("parameters") or {},
+            )
+        )
+    # pause_on_shutdown=False: a stopped runner must not leave the deployments paused.
+    serve(*deployments, limit=limit, pause_on_shutdown=False, print_starting_message=True)
+
+
+class Stack:
+    """Start/stop the three processes; used by ``make run`` and by end-to-end tests."""
+
+    def __init__(self, *, prefect_port: int = PREFECT_PORT, api_port: int = API_PORT, env: dict | None = None):
+        self.prefect_port = prefect_port
+        self.api_port = api_port
+        self.env = {**stack_env(prefect_port), **(env or {})}
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://{HOST}:{self.prefect_port}/api"
+
+    def start(self, *, quiet: bool = False) -> None:
+        out = subprocess.DEVNULL if quiet else None
+        py = sys.executable
+        server = self._spawn([py, "-m", "prefect", "server", "start"], out)
+        wait_healthy(f"{self.prefect_api_url}/health", timeout_s=90, process=server)
+        runner = self._spawn([py, "-m", "sareeflow.stack", "serve"], out)
+        api = self._spawn(
+            [py, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", HOST,
+             "--port", str(self.api_port), "--no-access-log" if quiet else "--access-log"],
+            out,
+        )
+        wait_healthy(f"{self.api_url}/api/v1/healthz", timeout_s=60, process=api)
+        self._wait_deployments(runner)
+
+    def _wait_deployments(self, runner: subprocess.Popen, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if runner.poll() is not None:
+                raise RuntimeError("the deployment runner exited while starting")
+            try:
+                response = httpx.post(f"{self.prefect_api_url}/deployments/filter", json={}, timeout=2)
+                names = {d["name"] for d in response.json()}
+                if response.status_code == 200 and len(response.json()) >= 3 and names == {"sareeflow"}:
+                    return
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("deployments were not served in time")
+
+    def _spawn(self, cmd: list[str], out) -> subprocess.Popen:
+        process = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=self.env, stdout=out, stderr=out)
+        self.processes.append(process)
+        return process
+
+    def stop(self, timeout_s: float = 15) -> None:
+        """SIGINT in reverse start order (what Ctrl-C does), then SIGKILL stragglers."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack the same way as Ctrl-C
+
+
+def main() -> int:
+    if sys.argv[1:] == ["serve"]:
+        serve_deployments()
+        return 0
+    stack = Stack()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        stack.start()
+        print(
+            f"\nsareeflow is running:\n  API      http://{HOST}:{API_PORT}/docs\n"
+            f"  Prefect  http://{HOST}:{PREFECT_PORT}\nPress Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(0.5)
+        print("a component of the stack exited; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""validate_output on a hand-built pose with known ground truth (tests/validation_fixture.py).
+
+Faithful renders (also after JPEG q90 and a one-pixel shift) must pass; every named defect must
+be caught by measurement, with the right failure kind and a reason naming the region.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sareeflow.defects import apply_defect
+from sareeflow.errors import InvalidInput
+from sareeflow.models import PlacementMap, ValidationReport
+from sareeflow.settings import RegionThresholds, ValidationThresholds
+from tasks.validate import best_alignment, validate_output
+from tests.validation_fixture import jpeg_roundtrip, make_placement, make_s_flat, render, shift
+
+THRESHOLDS = ValidationThresholds()
+BORDERS = {"waist_border", "hem_border"}
+
+
+@pytest.fixture(scope="module")
+def s_flat() -> np.ndarray:
+    return make_s_flat()
+
+
+@pytest.fixture(scope="module")
+def placement() -> PlacementMap:
+    return make_placement()
+
+
+@pytest.fixture(scope="module")
+def faithful(s_flat: np.ndarray, placement: PlacementMap) -> np.ndarray:
+    return render(s_flat, placement)
+
+
+def _check(report: ValidationReport, region: str):
+    return next(c for c in report.regions if c.region == region)
+
+
+# ------------------------------------------------------------------------------ faithful
+def test_faithful_render_passes_every_region(faithful, placement, s_flat):
+    report = validate_output(faithful, placement, s_flat, thresholds=THRESHOLDS)
+    assert report.passed, report.reasons
+    assert [c.region for c in report.regions] == [r.name for r in placement.regions]
+    for check in report.regions:
+        assert check.passed and check.failures == [] and check.reasons == []
+        assert check.ssim == pytest.approx(1.0, abs=1e-3)
+        assert check.delta_e == pytest.approx(0.0, abs=0.05)
+        if check.region in BORDERS:
+            assert check.border_continuity is not None and check.border_continuity >= 0.95
+            assert check.border_max_offset_px is not None and check.border_max_offset_px <= 1.0
+        else:
+            assert check.border_continuity is None and check.border_breaks is None
+
+
+@pytest.mark.parametrize("quality", [90])
+def test_jpeg_reencoded_faithful_render_passes(faithful, placement, s_flat, quality):
+    damaged = jpeg_roundtrip(faithful, quality)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    assert report.passed, report.reasons
+    assert max(c.delta_e for c in report.regions) < 2.0
+
+
+@pytest.mark.parametrize("dx, dy", [(1, 0), (0, 1), (-1, -1)])
+def test_one_pixel_shift_of_faithful_render_passes(faithful, placement, s_flat, dx, dy):
+    report = validate_output(shift(faithful, dx, dy), placement, s_flat, thresholds=THRESHOLDS)
+    assert report.passed, report.reasons
+
+
+def test_alignment_finds_the_shift(faithful, placement, s_flat):
+    from tasks.validate import comparable_pair
+
+    region = next(r for r in placement.regions if r.name == "pleats")
+    x, y, w, h = region.bbox
+    arrays = placement.arrays[region.name]
+    moved = shift(faithful, 2, -1)
+    got, want, _ = comparable_pair(
+        moved[y : y + h, x : x + w], s_flat, arrays, arrays["shading"], placement.mask("pleats")
+    )
+    assert best_alignment(got, want, placement.mask("pleats")) == (2, -1)
+
+
+def test_report_is_deterministic_and_rounded(faithful, placement, s_flat):
+    damaged = jpeg_roundtrip(faithful, 80)
+    first = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    second = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    assert first.model_dump_json(by_alias=True) == second.model_dump_json(by_alias=True)
+    for check in first.regions:
+        for value in (check.ssim, check.delta_e, check.pattern_score):
+            assert value == round(value, 4)
+
+
+def test_region_check_json_uses_the_pass_key(faithful, placement, s_flat):
+    report = validate_output(faithful, placement, s_flat, thresholds=THRESHOLDS)
+    data = json.loads(report.model_dump_json(by_alias=True))
+    region = data["regions"][0]
+    assert region["pass"] is True and "passed" not in region
+    assert {"region", "ssim", "delta_e", "pattern_score", "bbox", "failures", "reasons"} <= set(
+        region
+    )
+    assert region["bbox"] == list(placement.regions[0].bbox)
+
+
+# ------------------------------------------------------------------------------ defects
+@pytest.mark.parametrize(
+    "defect, kind, regions",
+    [
+        ("border_distortion", "border_distortion", BORDERS),
+        ("color_shift", "color_shift", {"pleats", "pallu_drape", *BORDERS}),
+        ("pattern_loss", "pattern_loss", {"pleats"}),
+        ("pallu_swap", "pallu_mismatch", {"pallu_drape"}),
+        ("border_missing", "border_missing", BORDERS),
+        ("border_gap", "border_distortion", BORDERS),
+        ("hue_rotation", "color_shift", {"pleats", "pallu_drape", *BORDERS}),
+        ("mirror_pattern", "pallu_mismatch", {"pallu_drape"}),
+    ],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_each_defect_is_caught_with_its_kind(
+    faithful, placement, s_flat, defect, kind, regions, seed
+):
+    damaged = apply_defect(defect, faithful, placement, seed=seed)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    assert not report.passed
+    assert kind in report.failures
+    flagged = [c for c in report.regions if kind in c.failures]
+    assert flagged and {c.region for c in flagged} <= regions
+    for check in flagged:
+        assert not check.passed
+        assert any(f"'{check.region}'" in reason for reason in check.reasons)
+
+
+def test_pattern_loss_is_not_reported_as_colour_shift(faithful, placement, s_flat):
+    """A blur keeps the mean colour: only the pattern failure is reported."""
+    damaged = apply_defect("pattern_loss", faithful, placement, seed=0)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    assert report.failures == ["pattern_loss"]
+    assert "lost the cloth's pattern" in _check(report, "pleats").reasons[0]
+
+
+def test_colour_reason_is_a_plain_sentence(faithful, placement, s_flat):
+    damaged = apply_defect("color_shift", faithful, placement, seed=3)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    check = _check(report, "pleats")
+    assert check.failures == ["color_shift"]
+    assert check.reasons[0].startswith("Region 'pleats' changed colour: mean ΔE2000 ")
+    assert check.reasons[0].endswith("(limit 3.0).")
+
+
+def test_pallu_reason_names_the_pallu(faithful, placement, s_flat):
+    damaged = apply_defect("pallu_swap", faithful, placement, seed=3)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    reasons = _check(report, "pallu_drape").reasons
+    assert any("does not show the pallu's pattern" in r for r in reasons)
+
+
+def test_half_severity_colour_shift_is_smaller(faithful, placement, s_flat):
+    full = validate_output(
+        apply_defect("color_shift", faithful, placement, seed=4),
+        placement,
+        s_flat,
+        thresholds=THRESHOLDS,
+    )
+    half = validate_output(
+        apply_defect("color_shift", faithful, placement, seed=4, severity=0.5),
+        placement,
+        s_flat,
+        thresholds=THRESHOLDS,
+    )
+    assert _check(half, "pleats").delta_e < 0.7 * _check(full, "pleats").delta_e
+
+
+# ------------------------------------------------------------------------------ thresholds
+def test_thresholds_are_chosen_by_region_kind(faithful, placement, s_flat):
+    """JPEG noise is below the defaults; a zero ΔE limit for borders fails borders only."""
+    strict = ValidationThresholds(border=RegionThresholds(max_delta_e=0.0))
+    report = validate_output(jpeg_roundtrip(faithful, 90), placement, s_flat, thresholds=strict)
+    failed = {c.region for c in report.regions if not c.passed}
+    assert failed == BORDERS
+    assert all(_check(report, r).failures == ["color_shift"] for r in BORDERS)
+
+
+def test_hidden_region_is_not_checked(faithful, s_flat):
+    placement = make_placement()
+    arrays = placement.arrays["pallu_drape"]
+    arrays["map_x"][:] = -1
+    arrays["map_y"][:] = -1
+    report = validate_output(faithful, placement, s_flat, thresholds=THRESHOLDS)
+    assert "pallu_drape" not in {c.region for c in report.regions}
+    assert report.passed
+
+
+# ------------------------------------------------------------------------------ inputs
+def test_output_of_the_wrong_size_is_rejected(faithful, placement, s_flat):
+    message = r"is 600x899 with 3 channels, but pose 't1' needs 600x900"
+    with pytest.raises(InvalidInput, match=message):
+        validate_output(faithful[:-1], placement, s_flat, thresholds=THRESHOLDS)
+
+
+def test_output_of_the_wrong_dtype_is_rejected(faithful, placement, s_flat):
+    with pytest.raises(InvalidInput, match="RGB uint8"):
+        validate_output(faithful.astype(np.float32), placement, s_flat, thresholds=THRESHOLDS)
+
+
+def test_grey_output_is_rejected(faithful, placement, s_flat):
+    with pytest.raises(InvalidInput, match="single-channel"):
+        validate_output(faithful[..., 0], placement, s_flat, thresholds=THRESHOLDS)
+
+
+def test_s_flat_of_the_wrong_size_is_rejected(faithful, placement, s_flat):
+    with pytest.raises(InvalidInput, match="S_flat is 1199x400"):
+        validate_output(faithful, placement, s_flat[:, :-1], thresholds=THRESHOLDS)
+
+
+def test_region_arrays_must_match_the_bbox(faithful, s_flat):
+    placement = make_placement()
+    arrays = placement.arrays["pleats"]
+    arrays["shading"] = arrays["shading"][:-1]
+    with pytest.raises(InvalidInput, match="Region 'pleats': shading"):
+        validate_output(faithful, placement, s_flat, thresholds=THRESHOLDS)
