@@ -116,7 +116,7 @@ def render(s_flat: np.ndarray, placement: PlacementMap, pose: PoseSpec, *, seed:
     for region in placement.regions:
         rgb, mask = expected_region(s_flat, placement, region.name)
         x, y, w, h = region.bbox
-        cloth[y:y + h, x:x + w][mask] = rgb[mask]
+        np.copyto(cloth[y:y + h, x:x + w], rgb, where=mask[..., None])
         cloth_mask[y:y + h, x:x + w] |= mask
 
     shapes = sorted(enumerate(pose.shapes), key=lambda item: (item[1].z, item[0]))
@@ -134,7 +134,7 @@ def render(s_flat: np.ndarray, placement: PlacementMap, pose: PoseSpec, *, seed:
     canvas += 0.5
     np.clip(canvas, 0, 255, out=canvas)
     out = canvas.astype(np.uint8)
-    out[cloth_mask] = cloth[cloth_mask]
+    np.copyto(out, cloth, where=cloth_mask[..., None])
     return out
 
 

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import Problem
 from sareeflow.errors import InternalError, InvalidInput, SareeflowError
 
 logger = logging.getLogger("sareeflow.api")
@@ -69,8 +70,6 @@ def problem_response(
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the error statuses a route can return."""
-    from api.schemas import Problem
-
     return {
         status: {
             "model": Problem,

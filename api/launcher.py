@@ -63,19 +63,19 @@ class PrefectLauncher:
             raise OrchestratorUnavailable(NOT_REACHABLE, detail="PREFECT_API_URL is not set")
         from prefect.deployments import arun_deployment
 
+        name = f"{mode}/{self.deployment}"
         try:
             with anyio.fail_after(SUBMIT_TIMEOUT_S):
                 flow_run = await arun_deployment(
-                    name=f"{mode}/{self.deployment}",
+                    name=name,
                     parameters={"saree_id": saree_id, "job_id": job_id},
                     timeout=0,
                     as_subflow=False,
                     idempotency_key=job_id,  # a repeated submission never makes a second run
                 )
         except Exception as exc:  # noqa: BLE001 - any Prefect/httpx failure means "not started"
-            raise OrchestratorUnavailable(
-                NOT_REACHABLE, detail=f"{type(exc).__name__}: {exc}"
-            ) from exc
+            detail = f"deployment {name}: {type(exc).__name__}: {exc}"
+            raise OrchestratorUnavailable(NOT_REACHABLE, detail=detail) from exc
         return str(flow_run.id)
 
     async def flow_run_status(self, flow_run_id: str) -> str | None:

@@ -18,8 +18,13 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def too_large_message(max_upload_bytes: int) -> str:
-    limit_mb = max_upload_bytes / (1024 * 1024)
-    return f"The upload is larger than {limit_mb:g} MB; please send a smaller photo."
+    mib = 1024 * 1024
+    limit = (
+        f"{round(max_upload_bytes / mib, 1):g} MB"
+        if max_upload_bytes >= mib
+        else f"{max_upload_bytes // 1024} KB"
+    )
+    return f"The upload is larger than {limit}; please send a smaller photo."
 
 
 class BodySizeLimit:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.urls import Urls
-from sareeflow.gallery import Gallery
+from sareeflow.gallery import Gallery, GalleryStatus
 from sareeflow.jobs import JobState, JobStatus, Mode, PoseStatus
 from sareeflow.store import ArtifactRecord, SareeRecord
 
@@ -76,14 +76,19 @@ class SareePublic(BaseModel):
                 )
                 for j in jobs
             ],
-            links=SareeLinks(
-                self=urls.saree(sid),
-                jobs=urls.saree_jobs(sid),
-                gallery=urls.gallery(sid),
-                artifacts=urls.artifacts(sid),
-                original=urls.artifact(sid, record.original_path),
-            ),
+            links=saree_links(record, urls),
         )
+
+
+def saree_links(record: SareeRecord, urls: Urls) -> SareeLinks:
+    sid = record.saree_id
+    return SareeLinks(
+        self=urls.saree(sid),
+        jobs=urls.saree_jobs(sid),
+        gallery=urls.gallery(sid),
+        artifacts=urls.artifacts(sid),
+        original=urls.artifact(sid, record.original_path),
+    )
 
 
 # ---------------------------------------------------------------------------------- jobs
@@ -193,7 +198,7 @@ class RegionPublic(BaseModel):
 class GalleryPosePublic(BaseModel):
     pose: str
     label: str = Field(description="Display label from the pose catalogue.")
-    status: str = Field(description="not_started | queued | running | passed | failed")
+    status: GalleryStatus
     image_url: str | None = Field(None, description="The latest passing image of this pose.")
     image_sha256: str | None = None
     generation: int | None = Field(None, description="The generation that made image_url.")
@@ -240,7 +245,7 @@ class GalleryPublic(BaseModel):
                 for p in gallery.poses
             ],
             actions=ActionsPublic(**gallery.actions.model_dump()),
-            links=SareePublic.build(record, [], urls).links,
+            links=saree_links(record, urls),
         )
 
 

@@ -365,5 +365,8 @@ def _band_delta_e(
     out_pixels = output[rows[:, None], out_columns][take]
     if exp_pixels.shape[0] == 0:
         return 0.0
-    lab = rgb_to_lab(np.clip(np.stack([exp_pixels, out_pixels]) * _F32(1 / 255), 0, 1))
-    return float(np.mean(delta_e_ciede2000(lab[0], lab[1]), dtype=np.float64))
+    # Converted separately with the same shape: OpenCV's vector and scalar paths round
+    # differently, and identical colours must give exactly 0.
+    lab_expected = rgb_to_lab(np.clip(exp_pixels * _F32(1 / 255), 0, 1))
+    lab_output = rgb_to_lab(np.clip(out_pixels * _F32(1 / 255), 0, 1))
+    return float(np.mean(delta_e_ciede2000(lab_expected, lab_output), dtype=np.float64))

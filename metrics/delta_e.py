@@ -248,12 +248,12 @@ def mean_delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray, *, mask: np.ndarray | Non
     if rgb_a.ndim != 3 or rgb_a.shape[2] != 3 or rgb_a.dtype != np.uint8:
         raise ValueError("Input images must be RGB uint8 with shape (H, W, 3).")
     if mask is None:
-        pixels_a = np.ascontiguousarray(rgb_a).reshape(-1, 1, 3)
-        pixels_b = np.ascontiguousarray(rgb_b).reshape(-1, 1, 3)
+        pixels_a = np.ascontiguousarray(rgb_a).reshape(-1, 3)
+        pixels_b = np.ascontiguousarray(rgb_b).reshape(-1, 3)
     else:
         selected = _as_bool_mask(mask, rgb_a.shape[:2])
-        pixels_a = rgb_a[selected].reshape(-1, 1, 3)
-        pixels_b = rgb_b[selected].reshape(-1, 1, 3)
+        pixels_a = rgb_a[selected]
+        pixels_b = rgb_b[selected]
     count = pixels_a.shape[0]
     if count == 0:
         raise ValueError("Mask must select at least one pixel.")
@@ -262,8 +262,8 @@ def mean_delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray, *, mask: np.ndarray | Non
     total = 0.0
     for start in range(0, count, _BLOCK_SIZE):
         block = slice(start, start + _BLOCK_SIZE)
-        lab_a = srgb_block_to_lab(pixels_a[block]).reshape(-1, 3)
-        lab_b = srgb_block_to_lab(pixels_b[block]).reshape(-1, 3)
+        lab_a = srgb_block_to_lab(pixels_a[block])
+        lab_b = srgb_block_to_lab(pixels_b[block])
         delta = _ciede2000_block(lab_a.T, lab_b.T, weights)
         total += float(np.sum(delta, dtype=np.float64))
     return total / count

@@ -43,6 +43,11 @@ structure, per pixel of a cell, counts as plain cloth: the shading residue and n
 plain cloth then compare as equal."""
 _MASK_EDGE_PX = 2
 """Gradients within this distance of the mask edge see the edge itself and are ignored."""
+_GRADIENT_HALO_PX = 5
+"""Rows of context around a strip: the 1 px Gaussian reaches 4 px, Sobel one more."""
+_STRIP_PIXELS = 1 << 15
+"""Pixels per strip: small temporaries are recycled by the allocator, image-sized ones
+are fetched from the OS (page faults) on every call, which costs more than the arithmetic."""
 
 # (b) Band energies of the power spectrum (log-polar bins).
 _RADIAL_BANDS = 24
@@ -223,42 +228,67 @@ def _orientation_moments(contrast: np.ndarray, weight: np.ndarray) -> np.ndarray
 
     Returns ``rows x cols x (2 + 2K)`` float64: ``[pixels, sum |g|, sum |g| cos 2k theta,
     sum |g| sin 2k theta for k = 1..K]`` with the sums taken over a triangle-weighted ~48 px
-    neighbourhood of each 16 px cell.
+    neighbourhood of each 16 px cell. Computed in strips of whole cells (plus the filters'
+    halo) so that no image-sized temporaries are needed besides the high-pass reference.
     """
-    band = cv2.GaussianBlur(contrast, (0, 0), _GRADIENT_PRESMOOTH_SIGMA_PX)
-    band -= _local_blur(contrast, _GRADIENT_HIGHPASS_SIGMA_PX, downsample=2)
+    height, width = contrast.shape
+    cell = _FINE_CELL_PX
+    highpass = _local_blur(contrast, _GRADIENT_HIGHPASS_SIGMA_PX, downsample=2)
+    rows = -(-height // cell)
+    cols = -(-width // cell)
+    planes = 2 + 2 * _ORIENTATION_HARMONICS
+    cells = np.empty((planes, rows, cols), dtype=np.float64)
+    strip_rows = max(1, _STRIP_PIXELS // (width * cell))  # in cells
+    for first in range(0, rows, strip_rows):
+        count = min(strip_rows, rows - first)
+        top = first * cell
+        bottom = min(top + count * cell, height)
+        lo = max(top - _GRADIENT_HALO_PX, 0)
+        hi = min(bottom + _GRADIENT_HALO_PX, height)
+        # Moments of the strip's own rows, zero-padded to whole cells, then summed per cell.
+        moments = np.zeros((planes, count * cell, cols * cell), dtype=_F32)
+        _strip_moments(contrast[lo:hi], highpass[lo:hi], weight[top:bottom], top - lo, moments)
+        # Two single-axis sums: numpy is ~15x slower summing over two axes at once.
+        sums = moments.reshape(planes, count, cell, -1).sum(axis=2)
+        sums = sums.reshape(planes, count, cols, cell).sum(axis=3)
+        cells[:, first : first + count] = sums
+    kernel = np.asarray(_POOLING_KERNEL, dtype=np.float64)
+    pooled = [
+        cv2.sepFilter2D(plane, -1, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
+        for plane in cells
+    ]
+    return np.stack(pooled, axis=-1)
+
+
+def _strip_moments(
+    contrast: np.ndarray, highpass: np.ndarray, weight: np.ndarray, top: int, out: np.ndarray
+) -> None:
+    """Write the weighted per-pixel moments ``[1, |g|, |g| cos 2k theta, |g| sin 2k theta]``
+    of rows ``top : top + len(weight)`` of a strip (which carries ``_GRADIENT_HALO_PX`` rows
+    of context) into the top-left corner of ``out`` (planes x rows x cols)."""
+    rows, cols = weight.shape
+    band = cv2.GaussianBlur(
+        contrast, (0, 0), _GRADIENT_PRESMOOTH_SIGMA_PX, borderType=cv2.BORDER_REFLECT
+    )
+    band -= highpass
     # Sobel's 3x3 kernel sums 8 differences over 2 px: scaled by 1/8, a derivative in
     # contrast units per pixel.
-    gx = cv2.Sobel(band, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
-    gy = cv2.Sobel(band, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    gx = cv2.Sobel(band, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[top : top + rows]
+    gy = cv2.Sobel(band, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[top : top + rows]
     magnitude = cv2.magnitude(gx, gy)
     # |g| e^{2i theta} = (gx + i gy)^2 / |g|: the double angle makes orientation unsigned.
-    inverse = weight / (magnitude + _F32(1e-12))
-    unit_re = (gx * gx - gy * gy) * inverse  # |g| cos(2 theta) * weight
-    unit_im = (_F32(2) * gx * gy) * inverse
+    inverse_square = _F32(1) / (magnitude * magnitude + _F32(1e-24))
+    cos2 = (gx * gx - gy * gy) * inverse_square
+    sin2 = (_F32(2) * gx * gy) * inverse_square
     magnitude *= weight
-    planes = [weight, magnitude, unit_re, unit_im]
-    # Higher harmonics by complex multiplication with the unit double-angle vector.
-    cos2 = unit_re / (magnitude + _F32(1e-12))
-    sin2 = unit_im / (magnitude + _F32(1e-12))
-    re, im = unit_re, unit_im
-    for _ in range(_ORIENTATION_HARMONICS - 1):
-        re, im = re * cos2 - im * sin2, re * sin2 + im * cos2
-        planes += [re, im]
-    height, width = contrast.shape
-    rows = max(1, round(height / _FINE_CELL_PX))
-    cols = max(1, round(width / _FINE_CELL_PX))
-    pixels_per_cell = height * width / (rows * cols)
-    kernel = np.asarray(_POOLING_KERNEL, dtype=np.float64)
-    pooled = []
-    for plane in planes:
-        cells = cv2.resize(plane, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float64)
-        pooled.append(
-            cv2.sepFilter2D(
-                cells * pixels_per_cell, -1, kernel, kernel, borderType=cv2.BORDER_CONSTANT
-            )
-        )
-    return np.stack(pooled, axis=-1)
+    out[0, :rows, :cols] = weight
+    out[1, :rows, :cols] = magnitude
+    cos_k, sin_k = cos2, sin2
+    for k in range(_ORIENTATION_HARMONICS):
+        if k:  # e^{2i(k+1) theta} = e^{2ik theta} e^{2i theta}
+            cos_k, sin_k = cos_k * cos2 - sin_k * sin2, cos_k * sin2 + sin_k * cos2
+        np.multiply(magnitude, cos_k, out=out[2 + 2 * k, :rows, :cols])
+        np.multiply(magnitude, sin_k, out=out[3 + 2 * k, :rows, :cols])
 
 
 def _orientation_similarity(moments1: np.ndarray, moments2: np.ndarray) -> float:
@@ -271,7 +301,8 @@ def _orientation_similarity(moments1: np.ndarray, moments2: np.ndarray) -> float
     energy = (moments1[..., 1] + moments2[..., 1]).ravel()
     dev1 = moments1[..., 2:].reshape(pixels.size, -1)
     dev2 = moments2[..., 2:].reshape(pixels.size, -1)
-    stabiliser = _ORIENTATION_HARMONICS * (pixels * _GRADIENT_FLOOR) ** 2
+    # The tiny constant only matters in cells outside the mask (no pixels, weight 0).
+    stabiliser = _ORIENTATION_HARMONICS * (pixels * _GRADIENT_FLOOR) ** 2 + 1e-30
     similarity = (2 * np.sum(dev1 * dev2, axis=1) + stabiliser) / (
         np.sum(dev1 * dev1, axis=1) + np.sum(dev2 * dev2, axis=1) + stabiliser
     )

@@ -189,8 +189,21 @@ class CylinderShading(_Strict):
     edge: float = Field(ge=0.4, le=1.0)
 
 
+class WaveShading(_Strict):
+    """Soft folds fixed to the canvas rather than to a region: a cosine of period ``period``
+    (canvas-height units) across the direction ``angle`` (degrees from the x axis). Continuous
+    from one region to the next, so a drape made of several regions folds as one cloth."""
+
+    type: Literal["wave"]
+    angle: float
+    period: float = Field(gt=0)
+    depth: float = Field(ge=0, le=0.5)
+    phase: float = 0.0
+
+
 Shading = Annotated[
-    FoldsShading | PleatShading | GradientShading | CylinderShading, Field(discriminator="type")
+    FoldsShading | PleatShading | GradientShading | CylinderShading | WaveShading,
+    Field(discriminator="type"),
 ]
 
 
@@ -264,6 +277,10 @@ class FigureRef(_Strict):
 
     name: str
     z: dict[str, float] = {}
+    squeeze: float = Field(
+        1.0, gt=0, le=1.0, description="Horizontal squeeze about ``mirror_x``: a figure turned "
+        "away from the camera looks narrower (0.8 ≈ a half turn)."
+    )
     mirror: bool = False
     mirror_x: float = Field(1 / 3, description="Vertical axis of the mirror (canvas-height units).")
 
@@ -413,6 +430,7 @@ def _place_shape(shape: dict, ref: FigureRef, view: View) -> dict:
 
     def place(point: list[float] | tuple[float, float]) -> tuple[float, float]:
         x, y = point
+        x = ref.mirror_x + (x - ref.mirror_x) * ref.squeeze
         if ref.mirror:
             x = 2 * ref.mirror_x - x
         return (x * view.scale + view.dx, y * view.scale + view.dy)
@@ -422,13 +440,14 @@ def _place_shape(shape: dict, ref: FigureRef, view: View) -> dict:
         placed["z"] = ref.z[placed["name"]]
     if "centre" in placed:
         placed["centre"] = place(placed["centre"])
-        placed["axes"] = tuple(a * view.scale for a in placed["axes"])
+        ax, ay = placed["axes"]
+        placed["axes"] = (ax * view.scale * ref.squeeze, ay * view.scale)
         if ref.mirror:
             placed["angle"] = -placed.get("angle", 0.0)
     if "points" in placed:
         placed["points"] = [place(point) for point in placed["points"]]
     if "radii" in placed:
-        placed["radii"] = [r * view.scale for r in placed["radii"]]
+        placed["radii"] = [r * view.scale * (0.5 + 0.5 * ref.squeeze) for r in placed["radii"]]
     return placed
 
 

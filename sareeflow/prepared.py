@@ -5,9 +5,11 @@ through preparing leaves a set nobody reuses."""
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel
 
-from sareeflow.store import Store
+from sareeflow.imaging import encode_png
+from sareeflow.store import ArtifactRecord, Store
 
 PREPARED_DIR = "prepared"
 MARKER = "prepared.json"
@@ -37,3 +39,21 @@ def latest_prepared(store: Store, saree_id: str) -> PreparedRef | None:
         if store.resolve(saree_id, marker).is_file():
             return PreparedRef.model_validate(store.read_json(saree_id, marker))
     return None
+
+
+def write_prepared(
+    store: Store,
+    *,
+    saree_id: str,
+    generation: int,
+    filename: str,
+    payload: np.ndarray | BaseModel | dict,
+    kind: str,
+    png_compression: int,
+) -> ArtifactRecord:
+    """Store one prepared artifact: arrays as lossless PNG, models and dicts as JSON."""
+    relpath = f"{prepared_prefix(generation)}/{filename}"
+    if isinstance(payload, np.ndarray):
+        data = encode_png(payload, compression=png_compression)
+        return store.write_artifact(saree_id, relpath, data, kind=kind, generation=generation)
+    return store.write_json(saree_id, relpath, payload, kind=kind, generation=generation)

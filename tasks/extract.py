@@ -77,6 +77,8 @@ MIN_BAND_CONTRAST = 1.5
 CONTEXT_HALF_WINDOW_FRAC = 0.015
 """Half window of the context features, fraction of the cloth height: body lines (stripes,
 checks) are at most about 1.7 % of the height thick, borders and pallus much thicker."""
+MIN_PART_CONFIDENCE = 0.2
+"""Below this confidence a found band is reported absent (its edge cannot be trusted)."""
 UNCERTAIN_CONFIDENCE = 0.5
 """Present parts below this confidence get a reason saying their edge is uncertain."""
 
@@ -89,6 +91,8 @@ class _Split:
     confidence: float
     contrast: float
     purity: float
+    unclear: bool = False
+    """The edge region differs from the body but no clean band edge was found."""
 
 
 # ---------------------------------------------------------------- features
@@ -199,6 +203,9 @@ def _split(distance: np.ndarray, tau: float, size_range: tuple[int, int]) -> _Sp
         return _Split(0, float((~nonbody).mean()), contrast, purity)
     strength = 1.0 - float(np.exp(-(contrast - 1.0)))
     confidence = float(np.clip(purity * outside_clean * strength, 0.0, 1.0))
+    if confidence < MIN_PART_CONFIDENCE:
+        # A band is there but the cloth beyond it is not body-like either: no trustworthy edge.
+        return _Split(0, outside_clean, contrast, purity, unclear=True)
     return _Split(best, confidence, contrast, purity)
 
 
@@ -239,7 +246,9 @@ def _find_border(lab: np.ndarray, energy: np.ndarray, from_top: bool) -> _Split:
         single = single[::-1]
     size_range = (max(1, round(BORDER_RANGE[0] * h)), round(BORDER_RANGE[1] * h))
     search_n = int(np.ceil(BORDER_SEARCH_FRAC * h))
-    return _locate(single, _span(h, BORDER_REFERENCE), search_n, size_range, _context_half_window(h))
+    return _locate(
+        single, _span(h, BORDER_REFERENCE), search_n, size_range, _context_half_window(h)
+    )
 
 
 def _find_pallu(lab: np.ndarray, energy: np.ndarray, top: int, bottom: int) -> _Split:
@@ -260,12 +269,13 @@ def _find_pallu(lab: np.ndarray, energy: np.ndarray, top: int, bottom: int) -> _
 
 def _border_info(name: PartName, split: _Split, rect: Rect | None, edge: str) -> PartInfo:
     if rect is None:
-        return PartInfo(
-            name=name,
-            rect=None,
-            confidence=split.confidence,
-            reason=f"No distinct border band was found along the {edge} edge.",
-        )
+        reason = f"No distinct border band was found along the {edge} edge."
+        if split.unclear:
+            reason = (
+                f"The cloth along the {edge} edge differs from the body but shows no clear "
+                "border band; it is treated as body."
+            )
+        return PartInfo(name=name, rect=None, confidence=split.confidence, reason=reason)
     reason = None
     if split.confidence < UNCERTAIN_CONFIDENCE:
         reason = f"The {edge} border band is faint; its inner edge is uncertain."
@@ -283,7 +293,10 @@ def extract_parts(s_flat: np.ndarray) -> PartsInfo:
     scale = min(1.0, ANALYSIS_MAX_SIDE_PX / max(full_h, full_w))
     work = s_flat
     if scale < 1.0:
-        size = (max(MIN_FLAT_SIDE_PX, round(full_w * scale)), max(MIN_FLAT_SIDE_PX, round(full_h * scale)))
+        size = (
+            max(MIN_FLAT_SIDE_PX, round(full_w * scale)),
+            max(MIN_FLAT_SIDE_PX, round(full_h * scale)),
+        )
         work = cv2.resize(s_flat, size, interpolation=cv2.INTER_AREA)
     h, w = work.shape[:2]
     sy, sx = full_h / h, full_w / w
@@ -325,7 +338,12 @@ def extract_parts(s_flat: np.ndarray) -> PartsInfo:
             name="pallu",
             rect=None,
             confidence=pallu.confidence,
-            reason="No distinct pallu panel was found at the right end; the body fills it.",
+            reason=(
+                "The right end differs from the body but shows no clear pallu panel; "
+                "it is treated as body."
+                if pallu.unclear
+                else "No distinct pallu panel was found at the right end; the body fills it."
+            ),
         )
     body_conf = float(np.mean([top.confidence, bottom.confidence, pallu.confidence]))
     parts["body"] = PartInfo(

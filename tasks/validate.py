@@ -72,6 +72,11 @@ BORDER_SEARCH_WIDTHS = 1.25
 BORDER_SEARCH_EXTRA_PX = 12
 """The border check crops ``1.25 * width + 12`` px around a border's bbox: the reach of
 :func:`metrics.border_continuity` (band + context ``max(4, w/4)`` + search ``max(8, w/2)``)."""
+BORDER_MAX_REDUCTION = 2.0
+"""Border checks run at no less than half resolution: a 4 px bend still moves the band 2 px
+there, well above the metric's sub-pixel resolution."""
+BORDER_MIN_WIDTH_PX = 24.0
+"""...and never shrink a band below this width (px at the checked resolution)."""
 PATTERN_MIN_SIDE_PX = 16
 """Smallest side :func:`metrics.pattern_similarity` accepts (px); thinner crops are padded."""
 MAX_ALIGN_SHIFT_PX = 2
@@ -206,12 +211,14 @@ def measure_area(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> Measure
 def measure_border(
     output: np.ndarray, rendered: np.ndarray, mask: np.ndarray, region: PlacementRegion
 ) -> BorderContinuity:
-    """Border continuity of a border region, at full resolution, on the unaligned output.
+    """Border continuity of a border region, on the unaligned output (drift is what it measures).
 
     The output is cropped with a margin around the region's bbox, wide enough for the
     metric's sideways search (it looks up to ``1.25 * width + 12`` px from the path), so a
     border pushed out of its own bbox is still found. Both sides keep their shading: the
-    metric correlates cross-profiles, which a shading gain does not change.
+    metric correlates cross-profiles, which a shading gain does not change. Wide borders are
+    checked at reduced resolution (at most ``BORDER_MAX_REDUCTION``, band kept at least
+    ``BORDER_MIN_WIDTH_PX`` wide); offsets are reported in output pixels.
     """
     x, y, w, h = region.bbox
     width = float(region.border_width_px or _default_border_width(mask))
@@ -221,11 +228,27 @@ def measure_border(
     x1, y1 = min(cw, x + w + margin), min(ch, y + h + margin)
     crop = output[y0:y1, x0:x1]
     expected = np.zeros_like(crop)
-    region_mask = np.zeros(crop.shape[:2], bool)
+    region_mask = np.zeros(crop.shape[:2], np.float32)
     expected[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = rendered
     region_mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = mask
-    path = [(px - x0, py - y0) for px, py in region.border_path or []]
-    return border_continuity(crop, expected, path, width=width, mask=region_mask)
+    path = np.asarray(region.border_path or [], np.float64) - (x0, y0)
+
+    factor = min(BORDER_MAX_REDUCTION, max(1.0, width / BORDER_MIN_WIDTH_PX))
+    if factor > 1.0:
+        size = (max(1, round(crop.shape[1] / factor)), max(1, round(crop.shape[0] / factor)))
+        sx, sy = size[0] / crop.shape[1], size[1] / crop.shape[0]
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        expected = cv2.resize(expected, size, interpolation=cv2.INTER_AREA)
+        region_mask = cv2.resize(region_mask, size, interpolation=cv2.INTER_AREA)
+        # pixel centres map as (p + 0.5) * s - 0.5
+        path = (path + 0.5) * (sx, sy) - 0.5
+        width = width * (sx + sy) / 2.0
+    result = border_continuity(
+        crop, expected, [tuple(p) for p in path], width=width, mask=region_mask >= 0.5
+    )
+    if factor > 1.0:
+        result = result.model_copy(update={"max_offset_px": result.max_offset_px * factor})
+    return result
 
 
 def colour_invariant_luma(
@@ -322,11 +345,12 @@ def comparable_pair(
     region's mask are left as they are (the caller decides what they mean).
     """
     flat = expected_unshaded(s_flat, arrays["map_x"], arrays["map_y"])
-    shade = np.maximum(shading, SHADING_FLOOR)[..., None]
-    rendered = np.clip(np.rint(flat * shading[..., None]), 0, 255)
-    want = np.clip(np.rint(rendered / shade), 0, 255).astype(np.uint8)
-    got = np.clip(np.rint(crop.astype(np.float32) / shade), 0, 255).astype(np.uint8)
-    return got, want, rendered.astype(np.uint8)
+    shade = cv2.merge([shading.astype(np.float32, copy=False)] * 3)
+    rendered = _to_uint8(cv2.multiply(flat, shade))
+    shade = np.maximum(shade, np.float32(SHADING_FLOOR))
+    want = _to_uint8(cv2.divide(rendered.astype(np.float32), shade))
+    got = _to_uint8(cv2.divide(crop.astype(np.float32), shade))
+    return got, want, rendered
 
 
 # ------------------------------------------------------------------------------ judging
@@ -587,6 +611,11 @@ def _default_border_width(mask: np.ndarray) -> float:
     """Border width when the map does not give one: twice the mask's largest inner radius."""
     dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     return float(max(1.0, 2.0 * dist.max()))
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Round half to even and saturate to 0..255, as the renderer's ``np.rint`` + clip."""
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def _r(value: float) -> float:

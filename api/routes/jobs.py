@@ -72,7 +72,7 @@ async def _submit(store: Store, launcher: Launcher, state: JobState) -> str:
 async def read_job(job_id: str, store: StoreDep, launcher: LauncherDep, urls: UrlsDep) -> JobPublic:
     """A job's state: status, stage, progress, and per pose its status, attempts and image."""
     state = await anyio.to_thread.run_sync(_reconciled, store, job_id)
-    if False:
+    if not state.terminal and state.flow_run_id:
         state = await _follow_orchestrator(store, launcher, state)
     return JobPublic.build(state, urls)
 

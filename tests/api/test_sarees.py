@@ -115,50 +115,60 @@ def test_chunked_body_without_length_is_cut_off_at_the_cap(
     assert _saree_folders(storage_root) == []
 
 
-def test_endless_upload_stream_is_abandoned_soon_after_the_cap(make_client):
-    """Raw ASGI, as a server delivers a chunked body: reading must stop near the cap."""
-    app = make_client(max_upload_bytes=50_000).app
+def _post_endless_upload(app, extra_headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """POST an endless multipart stream to the app as raw ASGI, the way a server delivers a
+    chunked body; returns (response status, how many body chunks the app read)."""
     boundary = "sareeflowtestboundary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
-    chunk_bytes, reads, sent = 10_000, 0, []
+    reads, sent = 0, []
 
     async def receive() -> dict:
         nonlocal reads
         reads += 1
         if reads > 1_000:  # 10 MB: far past any cap; a server would see the client give up
             return {"type": "http.disconnect"}
-        return {
-            "type": "http.request",
-            "body": head if reads == 1 else bytes(chunk_bytes),
-            "more_body": True,
-        }
+        body = head if reads == 1 else bytes(STREAM_CHUNK_BYTES)
+        return {"type": "http.request", "body": body, "more_body": True}
 
     async def send(message: dict) -> None:
         sent.append(message)
 
+    content_type = f"multipart/form-data; boundary={boundary}".encode()
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": f"{UPLOAD}",
+        "path": UPLOAD,
         "raw_path": UPLOAD.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [
-            (b"host", b"test"),
-            (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
-        ],
+        "headers": [(b"host", b"test"), (b"content-type", content_type), *extra_headers],
         "client": ("127.0.0.1", 1),
         "server": ("test", 80),
     }
     anyio.run(app, scope, receive, send)
-    assert sent[0]["status"] == 413
-    assert reads <= (50_000 + MULTIPART_OVERHEAD_BYTES) // chunk_bytes + 2
+    return sent[0]["status"], reads
+
+
+STREAM_CHUNK_BYTES = 10_000
+
+
+def test_endless_upload_stream_is_abandoned_soon_after_the_cap(make_client):
+    app = make_client(max_upload_bytes=50_000).app
+    status, reads = _post_endless_upload(app, [(b"transfer-encoding", b"chunked")])
+    assert status == 413
+    assert reads <= (50_000 + MULTIPART_OVERHEAD_BYTES) // STREAM_CHUNK_BYTES + 2
+
+
+def test_declared_oversize_body_is_refused_without_reading_it(make_client):
+    app = make_client(max_upload_bytes=50_000).app
+    status, reads = _post_endless_upload(app, [(b"content-length", b"1000000000")])
+    assert (status, reads) == (413, 0)
 
 
 @pytest.mark.parametrize("bad_id", ["0" * 32, "not-an-id", "A" * 32, "0" * 31, "..", "%2e%2e"])
