@@ -162,7 +162,9 @@ def _background(pose: PoseSpec, size: tuple[int, int], jitter: float) -> np.ndar
     return canvas
 
 
-def _lerp_rows(top: tuple[int, int, int], bottom: tuple[int, int, int], t: np.ndarray) -> np.ndarray:
+def _lerp_rows(
+    top: tuple[int, int, int], bottom: tuple[int, int, int], t: np.ndarray
+) -> np.ndarray:
     a, b = np.asarray(top, np.float32), np.asarray(bottom, np.float32)
     return a[None, :] + (b - a)[None, :] * t[:, None]
 

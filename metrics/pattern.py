@@ -102,12 +102,15 @@ def pattern_similarity(
     descriptors of the contrast image are compared:
 
     (a) **orientation structure**: magnitude-weighted histograms of unsigned gradient
-        orientation (12 bins) on a grid of ~48 px cells, as in HOG (Dalal & Triggs 2005).
-        Per cell, the deviations ``d`` of the normalised histogram from a flat one are
-        compared as ``(2 <d1, d2> + c) / (|d1|^2 + |d2|^2 + c)``, the form of SSIM's
-        structure term, and averaged with the cells' gradient energy as weights. A floor of
-        isotropic gradient keeps plain cells from comparing noise. This catches another
-        motif, a mirrored asymmetric motif, and local pattern damage.
+        orientation, as in HOG (Dalal & Triggs 2005), on overlapping ~48 px cells (16 px
+        cells pooled with a 1-2-3-2-1 triangle) of the band-passed contrast image (sigma 1
+        to 4 px, which also removes what the normalisation left of the shading). Each
+        histogram is kept as its circular harmonics ``sum |g| (cos 2k theta, sin 2k theta)``,
+        k = 1..4, i.e. its deviation ``d`` from a flat histogram (Parseval). Per cell
+        ``(2 <d1, d2> + c) / (|d1|^2 + |d2|^2 + c)``, the form of SSIM's structure term, with
+        ``c`` the structure of a barely visible texture (plain cells compare as equal
+        whatever their noise), averaged with the cells' gradient energy as weights. This
+        catches another motif, a mirrored asymmetric motif, and local pattern damage.
     (b) **band energy**: the power spectrum of the windowed contrast image summed into
         log-spaced radial bands (1/48 .. 0.4 cycles/px, 24 bands) times 16 orientation
         sectors, each raised to a noise floor (3 % RMS contrast). Compared as
@@ -153,9 +156,10 @@ def pattern_similarity(
 
     gradient_weight = _gradient_weight(region)
     spectral_window = _spectral_window(region)
+    coverage = _region_coverage(region)
     descriptors = []
     for image in (im1, im2):
-        contrast = _contrast_image(image, region)
+        contrast = _contrast_image(image, region, coverage)
         descriptors.append(
             (
                 _orientation_moments(contrast, gradient_weight),
@@ -202,15 +206,20 @@ def _local_blur(values: np.ndarray, sigma: float, *, downsample: int) -> np.ndar
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _contrast_image(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
+def _region_coverage(region: np.ndarray) -> np.ndarray:
+    """Local share of region pixels at the shading scale (the normalised convolution's
+    denominator), floored so that it can divide."""
+    coverage = _local_blur(region, _SHADING_SIGMA_PX, downsample=_SHADING_DOWNSAMPLE)
+    return np.maximum(coverage, _F32(1e-3))
+
+
+def _contrast_image(rgb: np.ndarray, region: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """Luminance / local mean - 1 inside the region, 0 outside: the pattern without shading."""
     luminance = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(_F32)
     luminance *= region
     # Normalised convolution: the local mean of region pixels only, whatever the outline.
     mean = _local_blur(luminance, _SHADING_SIGMA_PX, downsample=_SHADING_DOWNSAMPLE)
-    mean /= np.maximum(
-        _local_blur(region, _SHADING_SIGMA_PX, downsample=_SHADING_DOWNSAMPLE), _F32(1e-3)
-    )
+    mean /= coverage
     contrast = luminance / np.maximum(mean, _F32(_MIN_LUMINANCE)) - _F32(1)
     return contrast * region
 
@@ -275,7 +284,8 @@ def _strip_moments(
     # contrast units per pixel.
     gx = cv2.Sobel(band, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[top : top + rows]
     gy = cv2.Sobel(band, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[top : top + rows]
-    magnitude = cv2.magnitude(gx, gy)
+    # Not cv2.magnitude: its IPP path rounds differently depending on the output's address.
+    magnitude = np.sqrt(gx * gx + gy * gy)
     # |g| e^{2i theta} = (gx + i gy)^2 / |g|: the double angle makes orientation unsigned.
     inverse_square = _F32(1) / (magnitude * magnitude + _F32(1e-24))
     cos2 = (gx * gx - gy * gy) * inverse_square
@@ -355,13 +365,19 @@ def _log_polar_bins(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np
 def _band_energy(contrast: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Contrast variance per (radial band, orientation sector), floored at invisibility."""
     windowed = contrast * window
-    spectrum = scipy.fft.rfft2(windowed)
+    # Zero-padded to sizes with small prime factors: a 481-px side costs 5x a 486-px one.
+    shape = (
+        scipy.fft.next_fast_len(contrast.shape[0]),
+        scipy.fft.next_fast_len(contrast.shape[1], real=True),
+    )
+    spectrum = scipy.fft.rfft2(windowed, s=shape)
     power = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag).ravel()
-    index, keep, share = _log_polar_bins(*contrast.shape)
+    index, keep, share = _log_polar_bins(*shape)
     energy = np.bincount(index, weights=power[keep], minlength=share.size)
     # Parseval: divide by N * sum(window^2) to get a variance of the contrast image; the
     # rfft half-plane holds half the power.
-    energy *= 2.0 / (contrast.size * max(float(np.sum(window * window, dtype=np.float64)), 1e-12))
+    window_energy = max(float(np.sum(window * window, dtype=np.float64)), 1e-12)
+    energy *= 2.0 / (shape[0] * shape[1] * window_energy)
     return np.maximum(energy, share * _CONTRAST_FLOOR**2)
 
 

@@ -43,7 +43,6 @@ from sareeflow.poses import (
     Length,
     LimbShape,
     LoftGeometry,
-    WaveShading,
     PartLength,
     PleatShading,
     PoseSpec,
@@ -53,6 +52,7 @@ from sareeflow.poses import (
     SheetGeometry,
     SourceWindow,
     StripsGeometry,
+    WaveShading,
 )
 
 SEGMENT_PX = 16.0
@@ -69,6 +69,10 @@ MIN_WIDTH_PX = 2.0
 ABSENT_BORDER_FRACTION = 0.07
 """Height of an absent border, as a fraction of S_flat's height: how much of the body's edge
 stands in for it (a typical woven border is 5–10 % of the cloth's width)."""
+MAX_BORDER_FRACTION = 0.14
+"""Part-derived lengths use a border's height up to this fraction of S_flat's height: an
+unusually wide border is drawn narrower than its natural scale rather than crowding the drape
+(the pattern across it is then squeezed, never cut)."""
 ABSENT_PALLU_FRACTION = 0.2
 """Width of an absent pallu, as a fraction of S_flat's width (a pallu is ~1 m of ~5.5 m)."""
 SHADING_RANGE = (0.4, 1.15)
@@ -78,6 +82,11 @@ MIN_CLOTH_SCALE = 0.5
 """Smallest cloth scale (output px per S_flat px) a source window may ask for: below it bilinear
 sampling aliases, and no pre-filter can be expressed in the map. Windows asking for more cloth
 are narrowed about their centre (the flat lay's ``sheet`` is exempt: it must show everything)."""
+MIN_REGION_FRACTION = 1e-4
+"""A region showing fewer pixels than this fraction of the canvas is left out (~160 px at
+1024x1536): a sliver peeking from behind a drape cannot be validated meaningfully."""
+MIN_BORDER_PATH_PX = 24.0
+"""A border region needs a visible stretch of path at least this long (output px) to keep."""
 SHAPE_OWNER = -2
 NO_OWNER = -1
 
@@ -106,11 +115,11 @@ class _Context:
     def part_height_px(self, part: PartName) -> float:
         """A part's height in S_flat px, or a stand-in height when the part is absent."""
         rect = self.parts.rect(part)
-        if rect is not None:
-            return float(rect[3])
         if part in ("border_top", "border_bottom"):
-            return ABSENT_BORDER_FRACTION * self.flat_h
-        return float(self.flat_h)
+            if rect is None:
+                return ABSENT_BORDER_FRACTION * self.flat_h
+            return float(min(rect[3], MAX_BORDER_FRACTION * self.flat_h))
+        return float(rect[3]) if rect is not None else float(self.flat_h)
 
     def length_px(self, length: Length) -> float:
         """A catalogue length in output px (see :mod:`sareeflow.poses` for the forms)."""
@@ -224,6 +233,9 @@ class _Piece:
     grid: np.ndarray
     rows_v: np.ndarray
     src: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    src_y_cols: np.ndarray | None = None
+    """Optional ``(cols + 1, 2)``: source y range per grid column, replacing ``src``'s y range
+    (a gathered drape shows fewer rows where it is narrow)."""
 
     @classmethod
     def between(cls, a: np.ndarray, b: np.ndarray) -> _Piece:
@@ -242,8 +254,23 @@ class _Piece:
         return max(_length(row) for row in self.grid)
 
     @property
+    def column_widths(self) -> np.ndarray:
+        """Length (output px) of each grid column from a to b."""
+        return np.sum(np.linalg.norm(np.diff(self.grid, axis=0), axis=2), axis=0)
+
+    @property
     def across_px(self) -> float:
-        return float(np.mean(np.sum(np.linalg.norm(np.diff(self.grid, axis=0), axis=2), axis=0)))
+        return float(np.mean(self.column_widths))
+
+    def gather(self) -> None:
+        """Keep the widest column's pattern scale everywhere: narrower columns show fewer
+        source rows, centred on the window (the rest is folded out of sight)."""
+        _, sy0, _, sy1 = self.src
+        widths = self.column_widths
+        scale = max(float(widths.max()) / max(abs(sy1 - sy0), 1e-6), MIN_CLOTH_SCALE)
+        half = np.minimum(widths / scale, abs(sy1 - sy0)) / 2 * np.sign(sy1 - sy0)
+        centre = (sy0 + sy1) / 2
+        self.src_y_cols = np.stack([centre - half, centre + half], axis=1)
 
 
 def _rail_grid(rails: list[np.ndarray], smooth: bool) -> _Piece:
@@ -277,7 +304,7 @@ class _Frame:
 
 
 def _frame(region: RegionSpec, ctx: _Context) -> _Frame:
-    """The part's rectangle, or — for an absent part — the stretch of the body standing in for it."""
+    """The part's rectangle, or (for an absent part) the stretch of body standing in for it."""
     parts, (flat_w, flat_h) = ctx.parts, ctx.parts.flat_size
     body = parts.rect("body") or (0, 0, flat_w, flat_h)
     rect = parts.rect(region.part)
@@ -336,7 +363,7 @@ def _source(window: SourceWindow, frame: Rect, along_px: float, across_px: float
 
 
 def _limit_zoom_out(lo: float, hi: float, dest_px: float) -> tuple[float, float]:
-    """Narrow ``[lo, hi]`` about its centre so that it spans at most ``dest_px / MIN_CLOTH_SCALE``."""
+    """Narrow ``[lo, hi]`` about its centre to span at most ``dest_px / MIN_CLOTH_SCALE``."""
     most = dest_px / MIN_CLOTH_SCALE
     if hi - lo <= most:
         return lo, hi
@@ -351,7 +378,11 @@ def _ribbon_edges(spine: np.ndarray, left: float, right: float) -> tuple[np.ndar
     return points + normals * left, points + normals * right
 
 
-def _pieces(region: RegionSpec, frame: _Frame, ctx: _Context) -> tuple[list[_Piece], np.ndarray | None, float | None]:
+_Pieces = tuple[list["_Piece"], np.ndarray | None, float | None]
+"""A region's pieces, its border centre line (or None) and the border's width (or None)."""
+
+
+def _pieces(region: RegionSpec, frame: _Frame, ctx: _Context) -> _Pieces:
     """The region's pieces, plus its border centre line and width when it has a spine."""
     geometry = region.geometry
     window = region.src
@@ -361,6 +392,8 @@ def _pieces(region: RegionSpec, frame: _Frame, ctx: _Context) -> tuple[list[_Pie
         rails = [_resample(rail, n) for rail in rails]
         piece = _rail_grid(rails, geometry.smooth) if len(rails) > 2 else _Piece.between(*rails)
         piece.src = _source(window, frame.rect, piece.along_px, piece.across_px)
+        if window.gather:
+            piece.gather()
         return [piece], None, None
     if isinstance(geometry, RibbonGeometry):
         spine = _curve(geometry.spine, ctx, geometry.smooth)
@@ -397,6 +430,8 @@ def _strip_pieces(geometry: StripsGeometry, window: SourceWindow, frame: _Frame,
             n = _segments_for(sub_a, sub_b)
             piece = _Piece.between(_resample(sub_a, n), _resample(sub_b, n))
         piece.src = _source(window, frame.rect, piece.along_px, piece.across_px, start=start)
+        if across and window.gather:
+            piece.gather()
         lo, hi = (piece.src[1], piece.src[3]) if across else (piece.src[0], piece.src[2])
         extent = abs(hi - lo) / frame_len
         room = 1.0 - extent
@@ -407,8 +442,7 @@ def _strip_pieces(geometry: StripsGeometry, window: SourceWindow, frame: _Frame,
     return pieces
 
 
-def _sheet_pieces(geometry: SheetGeometry, frame: _Frame,
-                  ctx: _Context) -> tuple[list[_Piece], np.ndarray | None, float | None]:
+def _sheet_pieces(geometry: SheetGeometry, frame: _Frame, ctx: _Context) -> _Pieces:
     """The part's rectangle at its own place in S_flat laid flat along the spine."""
     spine = _curve(geometry.spine, ctx, geometry.smooth)
     length = _length(spine)
@@ -462,7 +496,9 @@ def _quad_constants(quads: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([p0, e, f, g], axis=1).T.astype(np.float32))
 
 
-def _inverse_bilinear(px: np.ndarray, py: np.ndarray, consts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _inverse_bilinear(
+    px: np.ndarray, py: np.ndarray, consts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``(s, t)`` of each pixel in its quad (``consts`` from :func:`_quad_constants`, one
     column per pixel); NaN where there is no real solution. Inigo Quilez's closed form with the
     numerically stable root (``k0 / q``), which also covers parallelograms (``k2 = 0``) without a
@@ -504,7 +540,8 @@ def _shade(terms: list[Shading], u: np.ndarray, v: np.ndarray, x: np.ndarray,
             continue
         a = u if term.axis == "u" else v
         if isinstance(term, FoldsShading):
-            factor *= 1.0 - term.depth * (0.5 - 0.5 * np.cos(2 * np.pi * (term.count * a + term.phase)))
+            phase = term.count * a + term.phase
+            factor *= 1.0 - term.depth * (0.5 - 0.5 * np.cos(2 * np.pi * phase))
         elif isinstance(term, GradientShading):
             factor *= term.start + (term.end - term.start) * a
         elif isinstance(term, CylinderShading):
@@ -547,6 +584,7 @@ def _rasterise(piece: _Piece, terms: list[Shading], frame: Rect, buf: _Buffers) 
     iy, ix = np.nonzero(labels >= 0)
     owners = labels[iy, ix]
     consts = _quad_constants(quads)
+    col_u = np.linspace(0.0, 1.0, cols + 1)
     quad_col = np.tile(np.arange(cols, dtype=np.float32), rows)
     quad_v0 = np.repeat(piece.rows_v[:-1], cols).astype(np.float32)
     quad_dv = np.repeat(np.diff(piece.rows_v), cols).astype(np.float32)
@@ -570,7 +608,12 @@ def _rasterise(piece: _Piece, terms: list[Shading], frame: Rect, buf: _Buffers) 
         flat = (py - by0) * stride + (px - bx0)
         # continuous source position → OpenCV pixel-centre coordinates, kept inside the frame
         flat_x[flat] = np.clip(sx0 + (sx1 - sx0) * u - 0.5, fx, fx + fw - 1)
-        flat_y[flat] = np.clip(sy0 + (sy1 - sy0) * v - 0.5, fy, fy + fh - 1)
+        if piece.src_y_cols is not None:
+            lo = np.interp(u, col_u, piece.src_y_cols[:, 0]).astype(np.float32)
+            hi = np.interp(u, col_u, piece.src_y_cols[:, 1]).astype(np.float32)
+            flat_y[flat] = np.clip(lo + (hi - lo) * v - 0.5, fy, fy + fh - 1)
+        else:
+            flat_y[flat] = np.clip(sy0 + (sy1 - sy0) * v - 0.5, fy, fy + fh - 1)
         flat_s[flat] = _shade(terms, u, v, cx * np.float32(scale), cy * np.float32(scale))
 
 
@@ -664,31 +707,31 @@ def _build_region(region: RegionSpec, ctx: _Context) -> _Built | None:
 
 
 def _trim_path(path: np.ndarray, mask: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
-    """Drop path ends that lie where the region is hidden (behind a later layer)."""
+    """Drop path ends that lie where the region is hidden (behind a later layer, or off the
+    canvas); a point counts as visible within one pixel of the region's mask."""
     x0, y0 = origin
     h, w = mask.shape
     grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    cols = np.clip(np.floor(path[:, 0]).astype(int) - x0, 0, w - 1)
-    rows = np.clip(np.floor(path[:, 1]).astype(int) - y0, 0, h - 1)
-    inside = grown[rows, cols]
-    if not inside.any():
-        return path[:0]
-    first, last = int(np.argmax(inside)), len(inside) - int(np.argmax(inside[::-1]))
-    return path[first:last]
+    cols = np.floor(path[:, 0]).astype(int) - x0
+    rows = np.floor(path[:, 1]).astype(int) - y0
+    inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    inside[inside] = grown[rows[inside], cols[inside]]
+    # the longest visible stretch: a border hidden in its middle would read as broken
+    best, best_len, start = (0, 0), 0, None
+    for i, visible in enumerate([*inside.tolist(), False]):
+        if visible and start is None:
+            start = i
+        elif not visible and start is not None:
+            if i - start > best_len:
+                best, best_len = (start, i), i - start
+            start = None
+    return path[best[0]:best[1]]
 
 
-def build_placement(pose: PoseSpec, parts: PartsInfo, *, canvas_height: int) -> PlacementMap:
-    """The placement map of ``pose`` for a saree whose S_flat has ``parts``.
-
-    Deterministic: the same pose, parts and height give identical arrays. Regions come out in
-    draw order; a region entirely hidden by later layers is left out. An absent part's regions
-    are filled from the body (the region keeps its kind; its ``part`` becomes ``"body"``).
-    """
-    canvas_w, canvas_h = pose.canvas_size(canvas_height)
-    ctx = _Context(pose=pose, parts=parts, canvas_w=canvas_w, canvas_h=canvas_h)
-    built = [b for region in pose.regions if (b := _build_region(region, ctx)) is not None]
-
-    # painter's algorithm over regions and mannequin shapes: each pixel ends with its front layer
+def _paint(built: list[_Built], pose: PoseSpec, size: tuple[int, int]) -> np.ndarray:
+    """Painter's algorithm over regions and mannequin shapes, back to front: an ``int16`` canvas
+    holding, per pixel, the index of the visible region (or a shape / nothing)."""
+    canvas_w, canvas_h = size
     layers: list[tuple[float, int, object]] = [(s.z, i, s) for i, s in enumerate(pose.shapes)]
     layers += [(b.spec.z, len(pose.shapes) + i, i) for i, b in enumerate(built)]
     layers.sort(key=lambda layer: (layer[0], layer[1]))
@@ -699,31 +742,70 @@ def build_placement(pose: PoseSpec, parts: PartsInfo, *, canvas_height: int) -> 
             x0, y0, x1, y1 = buf.box
             owner[y0:y1, x0:x1][buf.covered] = item
         else:
-            (x, y, w, h), coverage = shape_coverage(item, (canvas_w, canvas_h))
+            (x, y, w, h), coverage = shape_coverage(item, size)
             owner[y:y + h, x:x + w][coverage >= 0.5] = SHAPE_OWNER
+    return owner
 
-    order = sorted(range(len(built)), key=lambda i: (built[i].spec.z, i))
+
+def _visible(item: _Built, index: int, owner: np.ndarray) -> tuple[np.ndarray, Rect] | None:
+    """The region's visible mask cropped to its tight bbox, or None when too little shows to be
+    worth a region (a sliver, or a border whose visible stretch is too short to check)."""
+    x0, y0, x1, y1 = item.buffers.box
+    mask = (owner[y0:y1, x0:x1] == index) & item.buffers.covered
+    if mask.sum() < MIN_REGION_FRACTION * owner.size:
+        return None
+    rows, cols = np.nonzero(mask)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    bbox = (int(x0 + left), int(y0 + top), int(right - left), int(bottom - top))
+    mask = mask[top:bottom, left:right]
+    if item.path is not None:
+        visible = _trim_path(item.path, mask, (bbox[0], bbox[1]))
+        if len(visible) < 2 or _length(visible) < MIN_BORDER_PATH_PX:
+            return None
+    return mask, bbox
+
+
+def build_placement(pose: PoseSpec, parts: PartsInfo, *, canvas_height: int) -> PlacementMap:
+    """The placement map of ``pose`` for a saree whose S_flat has ``parts``.
+
+    Deterministic: the same pose, parts and height give identical arrays. Regions come out in
+    draw order. A region that later layers hide (all but a sliver, or a border whose visible
+    stretch is too short to check) is left out, and what is behind it shows instead. An absent
+    part's regions are filled from the body (the region keeps its kind; its ``part`` becomes
+    ``"body"``).
+    """
+    canvas_w, canvas_h = pose.canvas_size(canvas_height)
+    ctx = _Context(pose=pose, parts=parts, canvas_w=canvas_w, canvas_h=canvas_h)
+    built = [b for region in pose.regions if (b := _build_region(region, ctx)) is not None]
+    while True:
+        owner = _paint(built, pose, (canvas_w, canvas_h))
+        shown = {i: _visible(item, i, owner) for i, item in enumerate(built)}
+        hidden = [i for i, found in shown.items() if found is None]
+        if not hidden:
+            break
+        built = [item for i, item in enumerate(built) if i not in hidden]
+    if not built:
+        raise InternalError(f"Pose {pose.id} has no visible cloth region.")
+
     regions: list[PlacementRegion] = []
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    for index in order:
+    for index in sorted(range(len(built)), key=lambda i: (built[i].spec.z, i)):
         item = built[index]
-        x0, y0, x1, y1 = item.buffers.box
-        mask = (owner[y0:y1, x0:x1] == index) & item.buffers.covered
-        if not mask.any():
-            continue
-        rows, cols = np.nonzero(mask)
-        top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-        mask = mask[top:bottom, left:right]
-        crop = (slice(top, bottom), slice(left, right))
-        map_x = np.where(mask, item.buffers.map_x[crop], -1.0).astype(np.float32)
-        map_y = np.where(mask, item.buffers.map_y[crop], -1.0).astype(np.float32)
-        shading = np.where(mask, item.buffers.shading[crop], 0.0).astype(np.float32)
-        bbox = (int(x0 + left), int(y0 + top), int(right - left), int(bottom - top))
-        border_path = None
+        mask, bbox = shown[index]
+        bx0, by0 = item.buffers.box[:2]
+        crop = (slice(bbox[1] - by0, bbox[1] - by0 + bbox[3]),
+                slice(bbox[0] - bx0, bbox[0] - bx0 + bbox[2]))
+        arrays[item.spec.name] = {
+            "map_x": np.where(mask, item.buffers.map_x[crop], -1.0).astype(np.float32),
+            "map_y": np.where(mask, item.buffers.map_y[crop], -1.0).astype(np.float32),
+            "shading": np.where(mask, item.buffers.shading[crop], 0.0).astype(np.float32),
+        }
+        border_path = width = None
         if item.path is not None:
             # continuous coordinates → OpenCV pixel-centre convention
             trimmed = _trim_path(item.path, mask, (bbox[0], bbox[1])) - 0.5
             border_path = [(round(float(x), 3), round(float(y), 3)) for x, y in trimmed]
+            width = round(float(item.width), 3)
         regions.append(
             PlacementRegion(
                 name=item.spec.name,
@@ -731,13 +813,9 @@ def build_placement(pose: PoseSpec, parts: PartsInfo, *, canvas_height: int) -> 
                 part=item.frame.part,
                 bbox=bbox,
                 border_path=border_path,
-                border_width_px=round(float(item.width), 3) if item.width is not None and
-                border_path is not None else None,
+                border_width_px=width,
             )
         )
-        arrays[item.spec.name] = {"map_x": map_x, "map_y": map_y, "shading": shading}
-    if not regions:
-        raise InternalError(f"Pose {pose.id} has no visible cloth region.")
     return PlacementMap(
         pose=pose.id,
         canvas_size=(canvas_w, canvas_h),
@@ -747,7 +825,9 @@ def build_placement(pose: PoseSpec, parts: PartsInfo, *, canvas_height: int) -> 
     )
 
 
-def expected_region(s_flat: np.ndarray, placement: PlacementMap, region: str) -> tuple[np.ndarray, np.ndarray]:
+def expected_region(
+    s_flat: np.ndarray, placement: PlacementMap, region: str
+) -> tuple[np.ndarray, np.ndarray]:
     """The exact pixels a faithful renderer puts in ``region``: ``(rgb, mask)`` over its bbox.
 
     ``rgb = round(cv2.remap(s_flat, map_x, map_y, INTER_LINEAR) * shading)`` (uint8, clipped),

@@ -41,7 +41,7 @@ class _Strict(BaseModel):
 
 # ---------------------------------------------------------------- lengths and curves
 class PartLength(_Strict):
-    """A length taken from a part: ``factor`` × the part's S_flat height at the pose's cloth scale."""
+    """A length from a part: ``factor`` × the part's S_flat height at the pose's cloth scale."""
 
     part: PartName
     factor: float = 1.0
@@ -136,6 +136,12 @@ class SourceWindow(_Strict):
     y: tuple[float, float | None] = (0.0, 1.0)
     flip_x: bool = False
     flip_y: bool = False
+    gather: bool = Field(
+        False,
+        description="Where the region narrows, keep the pattern's scale and let the cloth's "
+        "edges fold out of sight (a pallu gathered at the shoulder) instead of squeezing the "
+        "pattern; source y only (lofts and strips stacked across).",
+    )
     trim_to_body_rows: bool = Field(
         False,
         description="Clip the part's rows to the body's rows (keeps a pallu's own border "
@@ -182,7 +188,7 @@ class GradientShading(_Strict):
 
 
 class CylinderShading(_Strict):
-    """A round form turning away at both ends of ``axis`` (``edge`` at the ends, 1 in the middle)."""
+    """A round form turning away at both ends of ``axis`` (``edge`` at the ends, 1 between)."""
 
     type: Literal["cylinder"]
     axis: Literal["u", "v"]
@@ -363,6 +369,7 @@ class Catalogue(_Strict):
     table."""
 
     version: int
+    about: str = ""
     aspect: tuple[int, int]
     modes: dict[str, tuple[str, ...]]
     figures: dict[str, list[FigureShape]] = {}

@@ -77,6 +77,9 @@ MIN_BAND_CONTRAST = 1.5
 CONTEXT_HALF_WINDOW_FRAC = 0.015
 """Half window of the context features, fraction of the cloth height: body lines (stripes,
 checks) are at most about 1.7 % of the height thick, borders and pallus much thicker."""
+EXTEND_MATCH_DISTANCE = 2.0
+"""A line continues a band when it is this close (weighted CIELAB units, about one JND) to one
+of the band's innermost lines."""
 MIN_PART_CONFIDENCE = 0.2
 """Below this confidence a found band is reported absent (its edge cannot be trusted)."""
 UNCERTAIN_CONFIDENCE = 0.5
@@ -235,7 +238,29 @@ def _locate(single: np.ndarray, reference: slice, search_n: int, size_range, hal
     ref = profile[reference]
     tau = _threshold(ref)
     distance = _nearest_distance(profile[: max(2, search_n)], ref)
-    return _split(distance, tau, size_range)
+    split = _split(distance, tau, size_range)
+    if split.size == 0:
+        return split
+    size = _extend(single, split.size, half, min(size_range[1], len(single) - 1))
+    return _Split(size, split.confidence, split.contrast, split.purity)
+
+
+def _extend(single: np.ndarray, size: int, half: int, max_size: int) -> int:
+    """Grow a band over the lines just inside it that look exactly like its inner edge.
+
+    Band lines within the context window of the body can pass for body when a single band line
+    looks like a body line (a gold border beside gold body stripes), so the change point can
+    fall up to ``2 * half`` lines short. Those lines still match the band's last lines one for
+    one, while the first real body line does not.
+    """
+    tail = single[max(0, size - max(2, half)) : size]
+    limit = min(max_size, size + 2 * half)
+    while size < limit:
+        diff = tail - single[size]
+        if float(np.sqrt((diff * diff).sum(axis=1)).min()) > EXTEND_MATCH_DISTANCE:
+            break
+        size += 1
+    return size
 
 
 def _find_border(lab: np.ndarray, energy: np.ndarray, from_top: bool) -> _Split:

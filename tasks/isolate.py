@@ -84,7 +84,7 @@ FULL_FRAME_CONFIDENCE = 0.3
 BG_CLUSTERS = 4
 KMEANS_ITERATIONS = 10
 MAX_MODEL_SAMPLES = 6000
-FEATURE_NOISE_FLOOR = np.array([1.2, 0.8, 0.8, 0.6], dtype=np.float32)
+FEATURE_NOISE_FLOOR = np.array([0.8, 0.5, 0.5, 0.3], dtype=np.float32)
 """Std floor added to every cluster (L, a, b in ΔE units, texture in L units): keeps a flat
 synthetic backdrop from turning every faint noise pixel into cloth."""
 MIN_CLUSTER_SHARE = 0.03
@@ -102,6 +102,13 @@ REFIT_EXCLUSION_PX = 4
 # ---------------------------------------------------------------- clean-up and refinement
 OPEN_RADIUS_PX = 1
 CLOSE_RADIUS_PX = 2
+HULL_PIECE_MIN_FRACTION = 0.01
+"""Pieces of the mask at least this share of the image join the convex-hull candidate."""
+HULL_FILL_MIN_RATIO = 4.0
+"""The hull's added area must have its lower quartile of backdrop distance above this multiple
+of the backdrop's own median..."""
+HULL_FILL_MIN_D2 = 2.0
+"""...and above this absolute squared distance."""
 REFINE_BAND_SEG_PX = 5.0
 """Half width of the refinement band in segmentation pixels: covers the blur and the texture
 window that push the coarse outline outwards."""
@@ -202,23 +209,20 @@ def segment_cloth(rgb: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, f
     if coverage <= BACKDROP_MAJORITY:
         return _full_frame(rgb.shape[:2], coverage)
 
-    model = _fit_mixture(
-        _backdrop_samples(feats, desc, segments, medians, chosen),
-        BG_CLUSTERS,
-        FEATURE_NOISE_FLOOR,
-        light_range=LIGHT_SCALE_RANGE,
-    )
+    samples = _backdrop_samples(feats, desc, segments, medians, chosen)
+    model = _fit_mixture(samples, BG_CLUSTERS, FEATURE_NOISE_FLOOR, LIGHT_SCALE_RANGE)
     if model is None:
         raise InvalidInput(NO_CLOTH_MESSAGE, detail="isolate: too few backdrop samples")
     d2 = _distance2(feats, model)
-    coarse = _clean_mask(d2 > FOREGROUND_D2)
+    typical = float(np.median(_distance2(samples[:, None, :], model)))
+    coarse = _clean_mask(d2, typical)
     if not _plausible(coarse):
         raise InvalidInput(NO_CLOTH_MESSAGE, detail="isolate: nothing stands apart from the margin")
     outside = cv2.dilate(coarse, _disk(REFIT_EXCLUSION_PX)) == 0
     refit = _fit_mixture(feats[outside], BG_CLUSTERS, FEATURE_NOISE_FLOOR, LIGHT_SCALE_RANGE)
     if refit is not None:
         d2_refit = _distance2(feats, refit)
-        second = _clean_mask(d2_refit > FOREGROUND_D2)
+        second = _clean_mask(d2_refit, float(np.median(d2_refit[outside])))
         if _plausible(second):
             coarse, d2 = second, d2_refit
 
@@ -486,12 +490,37 @@ def _solid_largest(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _clean_mask(fg: np.ndarray) -> np.ndarray:
-    """Open away speckle, close small gaps, keep the largest piece, fill its holes."""
-    mask = np.where(fg, 255, 0).astype(np.uint8)
+def _clean_mask(d2: np.ndarray, typical_d2: float) -> np.ndarray:
+    """The cloth's mask from backdrop distances: speckle opened away, gaps closed, then the
+    most convincing of three shapes.
+
+    A saree laid flat is one convex piece, but where its plain body is close in colour to the
+    backdrop only its borders or pallu may clear the threshold: a U-shape, or separate bands.
+    The convex hull of the large pieces (then of the largest alone) is taken when the area it
+    adds is mostly unlike the backdrop: its lower quartile of backdrop distance is well above
+    that of the backdrop itself (``typical_d2``, the backdrop samples' median). Otherwise the
+    largest piece with its holes filled.
+    """
+    mask = np.where(d2 > FOREGROUND_D2, 255, 0).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _disk(OPEN_RADIUS_PX))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _disk(CLOSE_RADIUS_PX))
-    return _solid_largest(mask)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return np.zeros_like(mask)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas))
+    large = 1 + np.flatnonzero(areas >= HULL_PIECE_MIN_FRACTION * mask.size)
+    fill_evidence = max(HULL_FILL_MIN_RATIO * typical_d2, HULL_FILL_MIN_D2)
+    for pieces in (large, np.array([largest])):
+        if len(pieces) == 0:
+            continue
+        union = np.where(np.isin(labels, pieces), 255, 0).astype(np.uint8)
+        hull = np.zeros_like(union)
+        cv2.fillPoly(hull, [cv2.convexHull(cv2.findNonZero(union))], 255)
+        added = (hull > 0) & (mask == 0)
+        if not np.any(added) or np.percentile(d2[added], 25) > fill_evidence:
+            return hull
+    return _solid_largest(np.where(labels == largest, 255, 0).astype(np.uint8))
 
 
 def _refine_to_full(rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray:

@@ -2,28 +2,32 @@
 
 The backend decided, pixel by pixel, where every covered output pixel samples S_flat
 (:class:`~sareeflow.models.PlacementMap`). Validation rebuilds that expected picture from the
-same map and S_flat, removes the fold shading it asked for from both sides, and measures per
-region:
+same map and S_flat (``remap(s_flat) * shading``, rounded, as the local compose adapter renders
+it) and measures, per region:
 
-* **SSIM** on luminance (masked), at a reduced resolution so that a sub-pixel or one-pixel
-  misregistration does not count as lost pattern;
-* **mean ΔE2000** on small blocks (area means) so that it measures *colour*: pattern edges,
-  misregistration and blur average out, a tint does not;
-* **pattern score**, a texture-descriptor similarity that is robust to small shifts;
-* for border regions, **border continuity** along the border's centre line, at full resolution
-  so that a bend of a few pixels is seen.
+* **SSIM** on luminance (masked), at half resolution or less;
+* **mean ΔE2000** between area means of 8 px blocks, so that it measures *colour*: pattern
+  edges and misregistration average out, a tint does not;
+* **pattern score**, a texture-descriptor similarity robust to small shifts;
+* for border regions, **border continuity** along the border's centre line, at a resolution
+  where a 4 px bend is still seen.
+
+What legitimately differs is compensated first:
+
+* *misregistration* of up to ``MAX_ALIGN_SHIFT_PX``: the best whole-pixel shift is found on the
+  shaded images and the area measures are taken after it (a remote adapter will not hit the
+  pixel grid exactly; the border check runs unaligned, since drift is what it measures);
+* *fold shading*: both sides are divided by the shading the map asked for. Measured on the test
+  fixture (tests/validation_fixture.py): a strong blur of the body gives SSIM 0.14 de-shaded
+  against 0.24 comparing shaded images (the shared folds hold SSIM up), JPEG q90 gives 0.999
+  either way, and ΔE differs by < 0.1 between the two;
+* *colour* for the structural measures: SSIM and pattern score compare the output's luma seen
+  through its best affine colour map with the expected luma, so a colour cast (ΔE's job) does
+  not also read as a lost pattern.
 
 Each measure is checked against the thresholds for the region's kind
 (:class:`~sareeflow.settings.ValidationThresholds`); failures become
 :data:`~sareeflow.models.FailureKind` values and plain sentences a retry prompt can quote.
-
-Why the shading is removed (``output / shading`` against the unshaded remap, with the expected
-side passed through the same round-and-clip the renderer applies): the fold structure is shared
-by both images, so comparing shaded images lets the folds alone hold SSIM up on a blurred
-region; de-shading leaves only the cloth. Measured on the test fixture (see
-``tests/tasks/test_validate.py``), this separates blurred regions from faithful JPEG q90
-re-encodes with a wider margin than comparing shaded images; for colour both are the same to
-within 0.1 ΔE.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from metrics import (
     rgb_to_lab,
     structural_similarity,
 )
-from sareeflow.errors import InvalidInput
+from sareeflow.errors import InternalError, InvalidInput
 from sareeflow.models import (
     FailureKind,
     PlacementMap,
@@ -54,37 +58,43 @@ from sareeflow.settings import RegionThresholds, ValidationThresholds
 
 AREA_MAX_SIDE_PX = 512
 """SSIM and pattern score are measured on region crops downscaled (INTER_AREA) so that their long
-side is at most this many pixels: bounds the cost, and tolerance to misregistration grows with
-the reduction."""
+side is at most this many pixels: it bounds the cost."""
 AREA_MIN_REDUCTION = 2.0
-"""Area measures are taken at least at 1/2 resolution: a one-pixel shift of a faithful render
-then moves the pattern by half a pixel, which SSIM tolerates; a strong blur is still obvious."""
+"""...and at least by this factor: what is left of a sub-pixel misregistration after alignment
+shrinks with it, while a strong blur stays obvious."""
 COLOR_BLOCK_PX = 8
 """ΔE2000 is measured between area means of blocks of this many output pixels: colour is a
 property of patches of cloth, not of single pixels at pattern edges."""
+MIN_BLOCK_COVERAGE = 0.5
+"""A colour block takes part in the ΔE mean when at least this fraction of it is in the region."""
 SSIM_WIN_SIZE = 7
 """SSIM window side (px at the reduced resolution), scikit-image's default."""
+PATTERN_MIN_SIDE_PX = 16
+"""Smallest side :func:`metrics.pattern_similarity` accepts (px); thinner crops are padded."""
+COLOUR_FIT_SAMPLES = 20_000
+"""Pixels (evenly spaced) used to fit the affine colour map that makes structure measures
+colour-blind: four or twelve numbers need no more."""
+MAX_ALIGN_SHIFT_PX = 2
+"""Largest whole-pixel misregistration (px, per axis) compensated before the area measures."""
 MIN_REGION_PIXELS = 64
 """Regions owning fewer output pixels than this (e.g. fully hidden) are not checked."""
 MIN_REGION_SIDE_PX = 3
 """Regions whose bbox is thinner than this (px) are not checked (no SSIM window fits)."""
-BORDER_SEARCH_WIDTHS = 1.25
-BORDER_SEARCH_EXTRA_PX = 12
-"""The border check crops ``1.25 * width + 12`` px around a border's bbox: the reach of
-:func:`metrics.border_continuity` (band + context ``max(4, w/4)`` + search ``max(8, w/2)``)."""
 BORDER_MAX_REDUCTION = 2.0
 """Border checks run at no less than half resolution: a 4 px bend still moves the band 2 px
 there, well above the metric's sub-pixel resolution."""
 BORDER_MIN_WIDTH_PX = 24.0
 """...and never shrink a band below this width (px at the checked resolution)."""
-PATTERN_MIN_SIDE_PX = 16
-"""Smallest side :func:`metrics.pattern_similarity` accepts (px); thinner crops are padded."""
-MAX_ALIGN_SHIFT_PX = 2
-"""Largest whole-pixel misregistration (px, per axis) compensated before the area measures."""
-MIN_BLOCK_COVERAGE = 0.5
-"""A colour block takes part in the ΔE mean when at least this fraction of it is in the region."""
+BORDER_SEARCH_WIDTHS = 1.25
+BORDER_SEARCH_EXTRA_PX = 12
+"""The border check crops ``1.25 * width + 12`` px around a border's bbox: the reach of
+:func:`metrics.border_continuity` (band + context ``max(4, w/4)`` + search ``max(8, w/2)``)."""
 BORDER_MISSING_CONTINUITY = 0.15
 """At or below this continuity a border is reported missing rather than distorted."""
+OTHER_CLOTH_DELTA_E = 12.0
+"""ΔE2000 between a pallu region's mean colour and the pallu's: above it the region shows other
+cloth (e.g. the body's), reported as ``pallu_mismatch``, not as a colour shift. A tint from a
+generator stays well below (the ``color_shift`` defect is ΔE ≈ 8)."""
 FLOAT_DECIMALS = 4
 """Floats in the report are rounded so the JSON is stable across platforms."""
 SHADING_FLOOR = 0.05
@@ -115,80 +125,178 @@ def validate_output(
     Returns
     -------
     ValidationReport
-        One :class:`RegionCheck` per region that owns at least ``MIN_REGION_PIXELS`` pixels;
-        ``passed`` when every checked region passed.
+        One :class:`RegionCheck` per region that owns at least ``MIN_REGION_PIXELS`` pixels, in
+        the placement's order; ``passed`` when every checked region passed.
+
+    Raises
+    ------
+    InvalidInput
+        If ``output`` or ``s_flat`` does not have the size the placement map needs, or the
+        map's arrays do not match its regions' bboxes.
     """
     _check_inputs(output, placement, s_flat)
-    checks: list[RegionCheck] = []
-    for region in placement.regions:
-        limits = _limits_for(region, thresholds)
-        check = check_region(output, placement, region, s_flat, limits=limits)
-        if check is not None:
-            checks.append(check)
+    prepared = [
+        prepare_region(output, placement, region, s_flat)
+        for region in placement.regions
+        if _checkable(placement, region)
+    ]
+    area = [measure_area(item) for item in prepared]
+    limits = [_limits_for(item.region, thresholds) for item in prepared]
+
+    # The whole expected picture, for the border checks: a band's position is pinned by its
+    # edges against the cloth beside it. Only neighbours that passed their own area checks
+    # count as context, so a swapped pallu or a blurred body beside a border is not mistaken
+    # for a broken border.
+    expected = output.copy()
+    trusted = np.zeros(output.shape[:2], bool)
+    for item, measures, limit in zip(prepared, area, limits, strict=True):
+        x, y, w, h = item.region.bbox
+        expected[y : y + h, x : x + w][item.mask] = item.rendered[item.mask]
+        if not judge(item.region, measures, limit)[0]:
+            trusted[y : y + h, x : x + w] |= item.mask
+
+    checks = []
+    for item, measures, limit in zip(prepared, area, limits, strict=True):
+        region = item.region
+        if region.kind == "border" and len(region.border_path or []) >= 2:
+            x, y, w, h = region.bbox
+            valid = trusted.copy()
+            valid[y : y + h, x : x + w] |= item.mask
+            width = float(region.border_width_px or _default_border_width(item.mask))
+            border = measure_border(output, expected, valid, region, width=width)
+            measures = replace(
+                measures,
+                continuity=float(border.continuity),
+                max_offset=float(border.max_offset_px),
+                breaks=int(border.breaks),
+            )
+        checks.append(_region_check(region, measures, limit))
     return ValidationReport(
         pose=placement.pose, passed=all(c.passed for c in checks), regions=checks
     )
 
 
-def check_region(
-    output: np.ndarray,
-    placement: PlacementMap,
-    region: PlacementRegion,
-    s_flat: np.ndarray,
-    *,
-    limits: RegionThresholds,
-) -> RegionCheck | None:
-    """Measure one region and judge it; ``None`` when the region owns too few pixels to judge."""
+# ------------------------------------------------------------------------------ pixels
+@dataclass(frozen=True)
+class RegionPixels:
+    """One region's pixels, ready to measure (all bbox-sized, RGB uint8 unless said)."""
+
+    region: PlacementRegion
+    mask: np.ndarray
+    """bool: pixels the region owns."""
+    rendered: np.ndarray
+    """Expected pixels as a faithful renderer draws them (shaded)."""
+    got: np.ndarray
+    """Output, aligned to the expected by ``shift`` and de-shaded."""
+    want: np.ndarray
+    """Expected, de-shaded."""
+    shift: tuple[int, int]
+    """Whole-pixel (dx, dy) with ``output[y + dy, x + dx] ≈ expected[y, x]``."""
+
+
+def prepare_region(
+    output: np.ndarray, placement: PlacementMap, region: PlacementRegion, s_flat: np.ndarray
+) -> RegionPixels:
+    """Rebuild a region's expected pixels, align the output to them, remove the shading.
+
+    The expected side goes through the renderer's own round-and-clip before de-shading, so
+    highlights clipped at 255 by the adapter are clipped on both sides. Alignment is found on
+    the *shaded* images: de-shading a shifted output with the unshifted shading leaves fold
+    edges in it that hide the shift.
+    """
     arrays = placement.arrays[region.name]
     mask = arrays["map_x"] >= 0
     x, y, w, h = region.bbox
-    if int(mask.sum()) < MIN_REGION_PIXELS or min(w, h) < MIN_REGION_SIDE_PX:
-        return None
-    shading = _shading(arrays, (h, w))
-    got, want, rendered = comparable_pair(
-        output[y : y + h, x : x + w], s_flat, arrays, shading, mask
-    )
-    measures = measure_area(got, want, mask)
-    if region.kind == "border" and region.border_path and len(region.border_path) >= 2:
-        border = measure_border(output, rendered, mask, region)
-        measures = replace(
-            measures,
-            continuity=float(border.continuity),
-            max_offset=float(border.max_offset_px),
-            breaks=int(border.breaks),
-        )
-    failures, reasons = judge(region, measures, limits)
-    return RegionCheck(
-        region=region.name,
-        kind=region.kind,
-        part=region.part,
-        bbox=(int(x), int(y), int(w), int(h)),
-        ssim=_r(measures.ssim),
-        delta_e=_r(measures.delta_e),
-        pattern_score=_r(measures.pattern),
-        border_continuity=None if measures.continuity is None else _r(measures.continuity),
-        border_max_offset_px=None if measures.max_offset is None else _r(measures.max_offset),
-        border_breaks=measures.breaks,
-        passed=not failures,
-        failures=failures,
-        reasons=reasons,
-    )
+    shading = arrays.get("shading")
+    shading = np.ones((h, w), np.float32) if shading is None else shading.astype(np.float32)
+    shade = cv2.merge([shading] * 3)
+    rendered = _to_uint8(cv2.multiply(expected_unshaded(s_flat, arrays), shade))
+
+    s = MAX_ALIGN_SHIFT_PX
+    padded = _crop_padded(output, (x - s, y - s, w + 2 * s, h + 2 * s))
+    dx, dy = best_alignment(padded, rendered, mask)
+    aligned = padded[s + dy : s + dy + h, s + dx : s + dx + w]
+
+    shade = np.maximum(shade, np.float32(SHADING_FLOOR))
+    want = _to_uint8(cv2.divide(rendered.astype(np.float32), shade))
+    got = _to_uint8(cv2.divide(aligned.astype(np.float32), shade))
+    # Outside the mask the output shows other regions or background: the expected pixels
+    # stand in there, so nothing outside the region enters a measure, even after downscaling.
+    got[~mask] = want[~mask]
+    return RegionPixels(region, mask, rendered, got, want, (dx, dy))
 
 
-def measure_area(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> Measures:
-    """SSIM, ΔE and pattern score of one region from its de-shaded (output, expected) pair.
+def expected_unshaded(s_flat: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The cloth the map asks for, before shading: float32 RGB (0..255), bbox-sized.
 
-    Taken after the best whole-pixel alignment within ``MAX_ALIGN_SHIFT_PX``: a render that is
-    off by a pixel shows the right cloth, and a pixel of misregistration on a sharp pattern
-    would otherwise read as colour change and lost structure. Outside the mask the expected
-    pixels stand in for the output, so nothing outside the region enters a measure, even
-    after downscaling.
+    Exactly what the local compose adapter samples: bilinear on the ``uint8`` S_flat (so the
+    sample is rounded to whole levels before shading, as there), reflected at S_flat's edges.
     """
-    dx, dy = best_alignment(got, want, mask)
-    aligned = _translate(got, -dx, -dy) if (dx or dy) else got.copy()
-    aligned[~mask] = want[~mask]
+    sampled = cv2.remap(
+        s_flat,
+        arrays["map_x"].astype(np.float32, copy=False),
+        arrays["map_y"].astype(np.float32, copy=False),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    return sampled.astype(np.float32)
 
-    small_got, small_want, small_mask = _reduce_for_area(aligned, want, mask)
+
+def best_alignment(padded: np.ndarray, expected: np.ndarray, mask: np.ndarray) -> tuple[int, int]:
+    """Whole-pixel (dx, dy), |dx|, |dy| ≤ ``MAX_ALIGN_SHIFT_PX``, best matching the expected.
+
+    ``padded`` is the output crop grown by ``MAX_ALIGN_SHIFT_PX`` on every side. Hill-climbs the
+    masked mean absolute luma difference from (0, 0) over the 8 neighbours (ties go to the
+    smaller shift); on cloth (pattern periods of several px) the cost is unimodal within a
+    couple of px.
+    """
+    s = MAX_ALIGN_SHIFT_PX
+    h, w = mask.shape
+    moved_luma = _luma(padded)
+    ref = _luma(expected)
+    inside = mask.astype(np.uint8)
+    cache: dict[tuple[int, int], float] = {}
+
+    def cost(dx: int, dy: int) -> float:
+        if (dx, dy) not in cache:
+            moved = moved_luma[s + dy : s + dy + h, s + dx : s + dx + w]
+            cache[(dx, dy)] = cv2.mean(cv2.absdiff(moved, ref), mask=inside)[0]
+        return cache[(dx, dy)]
+
+    best = (0, 0)
+    while True:
+        bx, by = best
+        candidates = [
+            (bx + i, by + j)
+            for j in (-1, 0, 1)
+            for i in (-1, 0, 1)
+            if abs(bx + i) <= s and abs(by + j) <= s
+        ]
+        step = min(candidates, key=lambda c: (cost(*c), abs(c[0]) + abs(c[1]), c))
+        if step == best:
+            return best
+        best = step
+
+
+# ------------------------------------------------------------------------------ measures
+@dataclass(frozen=True)
+class Measures:
+    """Raw (unrounded) measures of one region."""
+
+    ssim: float
+    delta_e: float
+    """Mean ΔE2000 over colour blocks (local colour)."""
+    mean_colour_delta_e: float
+    """ΔE2000 between the region's mean colours (a cast over the whole region)."""
+    pattern: float
+    continuity: float | None = None
+    max_offset: float | None = None
+    breaks: int | None = None
+
+
+def measure_area(item: RegionPixels) -> Measures:
+    """SSIM, ΔE and pattern score of one region (aligned, de-shaded)."""
+    small_got, small_want, small_mask = _reduce_for_area(item.got, item.want, item.mask)
     luma_got, luma_want = colour_invariant_luma(small_got, small_want, small_mask)
     ssim = structural_similarity(
         luma_got,
@@ -198,39 +306,47 @@ def measure_area(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> Measure
         win_size=_window(small_mask.shape),
     )
     pattern = _pattern(luma_got, luma_want, small_mask)
-    delta_e, mean_colour_delta_e = _block_delta_e(aligned, want, mask)
+    delta_e, mean_colour_delta_e = _block_delta_e(item.got, item.want, item.mask)
     return Measures(
-        ssim=float(ssim),
-        delta_e=float(delta_e),
-        mean_colour_delta_e=float(mean_colour_delta_e),
-        pattern=float(pattern),
-        shift=(dx, dy),
+        ssim=_finite(ssim, "SSIM", item.region),
+        delta_e=_finite(delta_e, "ΔE2000", item.region),
+        mean_colour_delta_e=_finite(mean_colour_delta_e, "ΔE2000", item.region),
+        pattern=_finite(pattern, "pattern score", item.region),
     )
 
 
 def measure_border(
-    output: np.ndarray, rendered: np.ndarray, mask: np.ndarray, region: PlacementRegion
+    output: np.ndarray,
+    expected: np.ndarray,
+    valid: np.ndarray,
+    region: PlacementRegion,
+    *,
+    width: float,
 ) -> BorderContinuity:
     """Border continuity of a border region, on the unaligned output (drift is what it measures).
 
-    The output is cropped with a margin around the region's bbox, wide enough for the
-    metric's sideways search (it looks up to ``1.25 * width + 12`` px from the path), so a
-    border pushed out of its own bbox is still found. Both sides keep their shading: the
-    metric correlates cross-profiles, which a shading gain does not change. Wide borders are
+    ``expected`` is the whole expected canvas and ``valid`` (canvas-sized, bool) where it may be
+    trusted: the band and the cloth beside it, whose edges against the band pin its position
+    (a plain border has no other structure to follow). The output is first seen through its
+    best affine colour map onto the expected (least squares over ``valid``): colour is ΔE's
+    job, and a tint would otherwise lower the correlation of low-contrast border profiles.
+    Where nothing is trusted, the expected side takes the (colour-mapped) output's own pixels,
+    so that what sampling blends in at the edges is the same on both sides.
+
+    The crop reaches ``1.25 * width + 12`` px beyond the region's bbox, the metric's sideways
+    search, so a border pushed out of its bbox is still found. Both sides keep their shading
+    (the metric correlates cross-profiles, which a gain does not change). Wide borders are
     checked at reduced resolution (at most ``BORDER_MAX_REDUCTION``, band kept at least
     ``BORDER_MIN_WIDTH_PX`` wide); offsets are reported in output pixels.
     """
     x, y, w, h = region.bbox
-    width = float(region.border_width_px or _default_border_width(mask))
     margin = int(math.ceil(BORDER_SEARCH_WIDTHS * width + BORDER_SEARCH_EXTRA_PX))
     ch, cw = output.shape[:2]
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(cw, x + w + margin), min(ch, y + h + margin)
     crop = output[y0:y1, x0:x1]
-    expected = np.zeros_like(crop)
-    region_mask = np.zeros(crop.shape[:2], np.float32)
-    expected[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = rendered
-    region_mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = mask
+    want = expected[y0:y1, x0:x1]
+    inside = valid[y0:y1, x0:x1]
     path = np.asarray(region.border_path or [], np.float64) - (x0, y0)
 
     factor = min(BORDER_MAX_REDUCTION, max(1.0, width / BORDER_MIN_WIDTH_PX))
@@ -238,13 +354,15 @@ def measure_border(
         size = (max(1, round(crop.shape[1] / factor)), max(1, round(crop.shape[0] / factor)))
         sx, sy = size[0] / crop.shape[1], size[1] / crop.shape[0]
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-        expected = cv2.resize(expected, size, interpolation=cv2.INTER_AREA)
-        region_mask = cv2.resize(region_mask, size, interpolation=cv2.INTER_AREA)
-        # pixel centres map as (p + 0.5) * s - 0.5
-        path = (path + 0.5) * (sx, sy) - 0.5
+        want = cv2.resize(want, size, interpolation=cv2.INTER_AREA)
+        coverage = cv2.resize(inside.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        inside = coverage >= 0.5
+        path = (path + 0.5) * (sx, sy) - 0.5  # pixel centres
         width = width * (sx + sy) / 2.0
+    mapped = _to_uint8(_affine_colour_fit(crop, want.astype(np.float32), inside))
+    want = np.where(inside[..., None], want, mapped)
     result = border_continuity(
-        crop, expected, [tuple(p) for p in path], width=width, mask=region_mask >= 0.5
+        mapped, want, [(float(px), float(py)) for px, py in path], width=width, mask=inside
     )
     if factor > 1.0:
         result = result.model_copy(update={"max_offset_px": result.max_offset_px * factor})
@@ -264,121 +382,22 @@ def colour_invariant_luma(
     that is blurred, mirrored or replaced: such a fit is poor and the measures stay low.
     """
     target = _luma(want)
-    inside = mask.astype(bool)
-    design = np.concatenate(
-        [got[inside].astype(np.float64), np.ones((int(inside.sum()), 1))], axis=1
-    )
-    coef, *_ = np.linalg.lstsq(design, target[inside].astype(np.float64), rcond=None)
-    fitted = got.astype(np.float32) @ coef[:3].astype(np.float32) + np.float32(coef[3])
-    fitted[~inside] = target[~inside]
-    return (
-        np.clip(np.rint(fitted), 0, 255).astype(np.uint8),
-        np.clip(np.rint(target), 0, 255).astype(np.uint8),
-    )
-
-
-def best_alignment(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> tuple[int, int]:
-    """Whole-pixel (dx, dy) with ``got[y + dy, x + dx] ≈ want[y, x]``, |dx|, |dy| ≤ the limit.
-
-    Hill-climbs the masked mean absolute luma difference from (0, 0) over the 8 neighbours;
-    on cloth patterns (periods of several pixels) the cost is unimodal within a couple of px.
-    """
-    h, w = mask.shape
-    s = MAX_ALIGN_SHIFT_PX
-    if h <= 2 * s + 2 or w <= 2 * s + 2:
-        return 0, 0
-    g = _luma(got)
-    ref = _luma(want)[s : h - s, s : w - s]
-    inner = mask[s : h - s, s : w - s].astype(np.uint8)
-    if not inner.any():
-        return 0, 0
-    cache: dict[tuple[int, int], float] = {}
-
-    def cost(dx: int, dy: int) -> float:
-        if (dx, dy) not in cache:
-            moved = g[s + dy : h - s + dy, s + dx : w - s + dx]
-            cache[(dx, dy)] = cv2.mean(cv2.absdiff(moved, ref), mask=inner)[0]
-        return cache[(dx, dy)]
-
-    best = (0, 0)
-    while True:
-        bx, by = best
-        candidates = [
-            (bx + i, by + j)
-            for j in (-1, 0, 1)
-            for i in (-1, 0, 1)
-            if abs(bx + i) <= s and abs(by + j) <= s
-        ]
-        step = min(candidates, key=lambda c: (cost(*c), abs(c[0]) + abs(c[1]), c))
-        if step == best:
-            return best
-        best = step
-
-
-def expected_unshaded(s_flat: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    """The cloth the map asks for, before shading: float32 RGB (0..255), bbox-sized.
-
-    Exactly what the local compose adapter samples: bilinear on the ``uint8`` S_flat (so the
-    sample is rounded to whole levels before shading, as there), reflected at S_flat's edges.
-    """
-    sampled = cv2.remap(
-        s_flat,
-        map_x.astype(np.float32, copy=False),
-        map_y.astype(np.float32, copy=False),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT,
-    )
-    return sampled.astype(np.float32)
-
-
-def comparable_pair(
-    crop: np.ndarray,
-    s_flat: np.ndarray,
-    arrays: dict[str, np.ndarray],
-    shading: np.ndarray,
-    mask: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(output de-shaded, expected de-shaded, expected as rendered) of one region, RGB uint8.
-
-    The expected side goes through the renderer's own round-and-clip before de-shading, so
-    highlights clipped at 255 by the adapter are clipped on both sides. Pixels outside the
-    region's mask are left as they are (the caller decides what they mean).
-    """
-    flat = expected_unshaded(s_flat, arrays["map_x"], arrays["map_y"])
-    shade = cv2.merge([shading.astype(np.float32, copy=False)] * 3)
-    rendered = _to_uint8(cv2.multiply(flat, shade))
-    shade = np.maximum(shade, np.float32(SHADING_FLOOR))
-    want = _to_uint8(cv2.divide(rendered.astype(np.float32), shade))
-    got = _to_uint8(cv2.divide(crop.astype(np.float32), shade))
-    return got, want, rendered
+    fitted = _affine_colour_fit(got, target, mask)
+    fitted[~mask] = target[~mask]
+    return _to_uint8(fitted), _to_uint8(target)
 
 
 # ------------------------------------------------------------------------------ judging
-@dataclass(frozen=True)
-class Measures:
-    """Raw (unrounded) measures of one region."""
-
-    ssim: float
-    delta_e: float
-    """Mean ΔE2000 over colour blocks (local colour)."""
-    mean_colour_delta_e: float
-    """ΔE2000 between the region's mean colours (a cast over the whole region)."""
-    pattern: float
-    continuity: float | None = None
-    max_offset: float | None = None
-    breaks: int | None = None
-    shift: tuple[int, int] = (0, 0)
-    """Whole-pixel alignment applied before the area measures (dx, dy)."""
-
-
 def judge(
     region: PlacementRegion, m: Measures, limits: RegionThresholds
 ) -> tuple[list[FailureKind], list[str]]:
     """Failure kinds and retry-ready sentences for one region's measures.
 
-    A border whose geometry failed (bent, broken, missing) also shows colour and pattern
-    mismatches inside its mask; those are consequences, so they are not reported as separate
-    kinds for that border (the retry should fix the geometry, not recolour the cloth).
+    Precedence, so that one defect gives one kind: a border whose geometry failed (bent,
+    broken, missing) also mismatches in colour and pattern inside its band; a blurred or
+    swapped pattern also changes the colour of 8 px blocks. Those consequences are not
+    reported as further kinds; a colour shift is still reported beside a structural failure
+    when the region's *mean* colour moved too.
     """
     failures: list[FailureKind] = []
     reasons: list[str] = []
@@ -389,10 +408,8 @@ def judge(
             failures.append(kind)
         reasons.append(reason)
 
-    border_failed = False
     if m.continuity is not None:
         if m.continuity <= BORDER_MISSING_CONTINUITY:
-            border_failed = True
             add(
                 "border_missing",
                 f"Border '{name}' is missing: only {m.continuity:.0%} of its length is "
@@ -400,44 +417,46 @@ def judge(
             )
         else:
             if m.max_offset is not None and m.max_offset > limits.max_border_offset_px:
-                border_failed = True
                 add(
                     "border_distortion",
                     f"Border '{name}' is distorted: it drifts up to {m.max_offset:.1f} px from "
                     f"its path (limit {limits.max_border_offset_px:.1f} px).",
                 )
             if m.continuity < limits.min_border_continuity:
-                border_failed = True
-                breaks = f" in {m.breaks} place{'s' if m.breaks != 1 else ''}" if m.breaks else ""
+                where = ""
+                if m.breaks:
+                    where = f" in {m.breaks} place{'s' if m.breaks != 1 else ''}"
                 add(
                     "border_distortion",
-                    f"Border '{name}' is broken{breaks}: only {m.continuity:.0%} of its length "
+                    f"Border '{name}' is broken{where}: only {m.continuity:.0%} of its length "
                     f"is intact (limit {limits.min_border_continuity:.0%}).",
                 )
-    if border_failed:
-        return failures, reasons
+        if failures:
+            return failures, reasons
 
     structure_kind: FailureKind = {
         "pallu": "pallu_mismatch",
         "border": "border_distortion",
         "body": "pattern_loss",
     }[region.kind]
-    structure_failed = False
     if m.pattern < limits.min_pattern_score:
-        structure_failed = True
         add(
             structure_kind,
             _pattern_sentence(region, "pattern score", m.pattern, limits.min_pattern_score),
         )
     if m.ssim < limits.min_ssim:
-        structure_failed = True
         add(
             structure_kind,
             _pattern_sentence(region, "structural similarity", m.ssim, limits.min_ssim),
         )
-    # Blocks of a blurred or swapped pattern differ in colour too; with the structure already
-    # failed, a colour shift is reported only when the region's mean colour moved as well.
-    colour = m.mean_colour_delta_e if structure_failed else m.delta_e
+    if region.kind == "pallu" and m.mean_colour_delta_e > OTHER_CLOTH_DELTA_E:
+        add(
+            "pallu_mismatch",
+            f"Region '{name}' does not show the pallu's cloth: its colour differs by "
+            f"ΔE2000 {m.mean_colour_delta_e:.1f} (limit {limits.max_delta_e:.1f}).",
+        )
+        return failures, reasons
+    colour = m.mean_colour_delta_e if failures else m.delta_e
     if colour > limits.max_delta_e:
         add(
             "color_shift",
@@ -448,19 +467,30 @@ def judge(
 
 
 def _pattern_sentence(region: PlacementRegion, measure: str, value: float, limit: float) -> str:
+    what = f"({measure} {value:.2f}, limit {limit:.2f})."
     if region.kind == "pallu":
-        return (
-            f"Region '{region.name}' does not show the pallu's pattern "
-            f"({measure} {value:.2f}, limit {limit:.2f})."
-        )
+        return f"Region '{region.name}' does not show the pallu's pattern {what}"
     if region.kind == "border":
-        return (
-            f"Border '{region.name}' does not show the border's pattern "
-            f"({measure} {value:.2f}, limit {limit:.2f})."
-        )
-    return (
-        f"Region '{region.name}' lost the cloth's pattern "
-        f"({measure} {value:.2f}, limit {limit:.2f})."
+        return f"Border '{region.name}' does not show the border's pattern {what}"
+    return f"Region '{region.name}' lost the cloth's pattern {what}"
+
+
+def _region_check(region: PlacementRegion, m: Measures, limits: RegionThresholds) -> RegionCheck:
+    failures, reasons = judge(region, m, limits)
+    return RegionCheck(
+        region=region.name,
+        kind=region.kind,
+        part=region.part,
+        bbox=tuple(int(v) for v in region.bbox),
+        ssim=_r(m.ssim),
+        delta_e=_r(m.delta_e),
+        pattern_score=_r(m.pattern),
+        border_continuity=None if m.continuity is None else _r(m.continuity),
+        border_max_offset_px=None if m.max_offset is None else _r(m.max_offset),
+        border_breaks=m.breaks,
+        passed=not failures,
+        failures=failures,
+        reasons=reasons,
     )
 
 
@@ -500,6 +530,14 @@ def _check_inputs(output: np.ndarray, placement: PlacementMap, s_flat: np.ndarra
                 )
 
 
+def _checkable(placement: PlacementMap, region: PlacementRegion) -> bool:
+    """Whether a region owns enough pixels, in a wide enough bbox, to be judged."""
+    _, _, w, h = region.bbox
+    if min(w, h) < MIN_REGION_SIDE_PX:
+        return False
+    return int(np.count_nonzero(placement.mask(region.name))) >= MIN_REGION_PIXELS
+
+
 def _describe(arr: np.ndarray) -> str:
     if arr.ndim == 3:
         return f"{arr.shape[1]}x{arr.shape[0]} with {arr.shape[2]} channels"
@@ -514,11 +552,37 @@ def _limits_for(region: PlacementRegion, thresholds: ValidationThresholds) -> Re
     ]
 
 
-def _shading(arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    shading = arrays.get("shading")
-    if shading is None:
-        return np.ones(shape, np.float32)
-    return shading.astype(np.float32, copy=False)
+def _affine_colour_fit(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``source`` (RGB) through the affine colour map that best gives ``target`` over ``mask``.
+
+    ``target`` is float32, ``H x W`` (one channel) or ``H x W x C``; least squares on at most
+    ``COLOUR_FIT_SAMPLES`` evenly spaced pixels of the mask. Returns float32 of target's shape.
+    """
+    rows, cols = np.nonzero(mask)
+    if rows.size < 4:  # nothing to fit (never for a checked region): identity
+        return _luma(source) if target.ndim == 2 else source.astype(np.float32)
+    step = max(1, rows.size // COLOUR_FIT_SAMPLES)
+    rows, cols = rows[::step], cols[::step]
+    design = np.concatenate(
+        [source[rows, cols].astype(np.float64), np.ones((rows.size, 1))], axis=1
+    )
+    coef, *_ = np.linalg.lstsq(design, target[rows, cols].astype(np.float64), rcond=None)
+    flat = source.reshape(-1, 3).astype(np.float32) @ coef[:3].astype(np.float32)
+    flat += coef[3].astype(np.float32)
+    return flat.reshape(target.shape)
+
+
+def _crop_padded(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """``image[y:y+h, x:x+w]`` with the rectangle allowed past the edges (edges replicated)."""
+    x, y, w, h = rect
+    ih, iw = image.shape[:2]
+    cx0, cy0 = max(0, x), max(0, y)
+    cx1, cy1 = min(iw, x + w), min(ih, y + h)
+    crop = image[cy0:cy1, cx0:cx1]
+    pads = (cy0 - y, y + h - cy1, cx0 - x, x + w - cx1)
+    if any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
+    return crop
 
 
 def _reduce_for_area(
@@ -564,12 +628,25 @@ def _block_delta_e(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> tuple
     return local, overall
 
 
-def _translate(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """Move content at (x, y) to (x + dx, y + dy) by whole pixels; edges replicated."""
-    h, w = image.shape[:2]
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(
-        image, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
+def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:
+    """Pattern score of two luma images (grey RGB for :func:`metrics.pattern_similarity`).
+
+    Regions thinner than the descriptor's minimum side are padded (reflected pixels, outside
+    the mask) rather than skipped: a thin border still gets a pattern score.
+    """
+    h, w = mask.shape
+    pad_y = max(0, PATTERN_MIN_SIDE_PX - h)
+    pad_x = max(0, PATTERN_MIN_SIDE_PX - w)
+    mask_u8 = mask.astype(np.uint8)
+    if pad_x or pad_y:
+        pads = (pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2)
+        luma_got = cv2.copyMakeBorder(luma_got, *pads, cv2.BORDER_REFLECT)
+        luma_want = cv2.copyMakeBorder(luma_want, *pads, cv2.BORDER_REFLECT)
+        mask_u8 = cv2.copyMakeBorder(mask_u8, *pads, cv2.BORDER_CONSTANT, value=0)
+    return pattern_similarity(
+        cv2.cvtColor(luma_got, cv2.COLOR_GRAY2RGB),
+        cv2.cvtColor(luma_want, cv2.COLOR_GRAY2RGB),
+        mask=mask_u8,
     )
 
 
@@ -581,27 +658,6 @@ def _window(shape: tuple[int, int]) -> int:
     return max(3, side - 1 if side % 2 == 0 else side)
 
 
-def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:
-    """Pattern score of two luma images (grey RGB for :func:`metrics.pattern_similarity`).
-
-    Regions thinner than the descriptor's minimum side are padded (reflected pixels, outside
-    the mask) rather than skipped: a thin border still gets a pattern score.
-    """
-    h, w = mask.shape
-    pad_y = max(0, PATTERN_MIN_SIDE_PX - h)
-    pad_x = max(0, PATTERN_MIN_SIDE_PX - w)
-    if pad_x or pad_y:
-        pads = (pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2)
-        luma_got = cv2.copyMakeBorder(luma_got, *pads, cv2.BORDER_REFLECT)
-        luma_want = cv2.copyMakeBorder(luma_want, *pads, cv2.BORDER_REFLECT)
-        mask = cv2.copyMakeBorder(mask.astype(np.uint8), *pads, cv2.BORDER_CONSTANT, value=0)
-    return pattern_similarity(
-        cv2.cvtColor(luma_got, cv2.COLOR_GRAY2RGB),
-        cv2.cvtColor(luma_want, cv2.COLOR_GRAY2RGB),
-        mask=mask,
-    )
-
-
 def _luma(rgb: np.ndarray) -> np.ndarray:
     """Rec. 601 luma as float32 (0..255)."""
     return cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY)
@@ -611,6 +667,17 @@ def _default_border_width(mask: np.ndarray) -> float:
     """Border width when the map does not give one: twice the mask's largest inner radius."""
     dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     return float(max(1.0, 2.0 * dist.max()))
+
+
+def _finite(value: float, what: str, region: PlacementRegion) -> float:
+    """A metric that returned NaN or infinity is a bug, not a verdict on the image."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise InternalError(
+            "Validation could not measure the image.",
+            detail=f"{what} of region {region.name!r} is {value}",
+        )
+    return value
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
+
 import numpy as np
 import pytest
 from skimage.color import rgb2lab
@@ -80,3 +83,14 @@ def test_empty_input() -> None:
 def test_invalid_input(image: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         rgb_to_lab(image)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["metrics.color", "metrics.delta_e", "metrics.ssim", "metrics.pattern", "metrics.border"],
+)
+def test_docstring_examples(module: str) -> None:
+    """The identity-value examples in the metric docstrings run and hold."""
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -81,7 +81,9 @@ def test_identical_colours_are_zero_and_order_does_not_matter() -> None:
     lab1 = random_lab((64, 64), seed=2)
     lab2 = random_lab((64, 64), seed=3)
     assert np.all(delta_e_ciede2000(lab1, lab1) == 0)
-    np.testing.assert_allclose(delta_e_ciede2000(lab1, lab2), delta_e_ciede2000(lab2, lab1), atol=1e-4)
+    np.testing.assert_allclose(
+        delta_e_ciede2000(lab1, lab2), delta_e_ciede2000(lab2, lab1), atol=1e-4
+    )
 
 
 def test_parametric_lightness_weight() -> None:

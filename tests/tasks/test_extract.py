@@ -83,7 +83,9 @@ def test_absent_borders_are_reported_and_body_takes_their_rows():
     info = extract_parts(flat)
     _assert_tiles(info, flat.shape)
     assert info.rect("border_top") is None and info.rect("border_bottom") is None
-    assert info.parts["border_top"].reason == "No distinct border band was found along the top edge."
+    assert (
+        info.parts["border_top"].reason == "No distinct border band was found along the top edge."
+    )
     assert info.rect("body")[1] == 0 and info.rect("body")[3] == flat.shape[0]
     assert _errors(info, truth)["pallu"] <= TOLERANCE
 
@@ -98,12 +100,14 @@ def test_absent_pallu_is_reported_and_body_runs_to_the_end():
     assert errs["border_top"] <= TOLERANCE and errs["border_bottom"] <= TOLERANCE
 
 
-def test_gold_border_on_gold_checked_body():
-    """A band of the same colour as the body's check lines is found by its thickness."""
+def test_gold_border_on_gold_striped_body():
+    """A band of the same colour as the body's stripes is found by its thickness."""
     gold = (214, 178, 70)
     flat, truth = _flat(
         40,
-        body_motif="checks",
+        body_motif="stripes",
+        stripe_orientation="along",
+        motif_spacing=0.14,
         motif_color=gold,
         border_color=gold,
         zari_color=gold,
