@@ -7,6 +7,11 @@ background with a soft gradient, floor and shadows, and a faceless grey mannequi
 procedurally with anti-aliased edges. Anti-aliasing of the cloth's own outline is done only on
 pixels *outside* the region masks, so the pixels validation checks are untouched.
 
+The mannequin and backdrop come from the catalogue entry named by ``placement_map.pose``
+(the bundled catalogue unless another is passed to the adapter: pass the one the map was built
+from). ``strict_instructions`` and ``forbidden_changes`` need no action here, the renderer
+being exact by construction; ``info`` records them as acknowledged.
+
 Deterministic: the seed only nudges the background tone by at most ``BACKGROUND_JITTER`` grey
 levels, which no validation measure looks at.
 """
@@ -27,6 +32,9 @@ FLOOR_NEAR_RGB = (222, 219, 214)
 FLOOR_FAR_RGB = (208, 204, 198)
 SURFACE_RGB = (233, 230, 225)
 """Studio colours: warm light greys that flatter any cloth colour without tinting it."""
+SURFACE_VIGNETTE = (0.07, (0.5, 0.45))
+"""Light fall-off of the flat-shot surface towards its edges (fraction at a corner-ish distance)
+and the brightest point (fractions of width and height): a softbox overhead."""
 MANNEQUIN_RGB = (201, 199, 196)
 """Base grey of the mannequin (before its tone and rounded-form shading)."""
 BACKGROUND_JITTER = 1.5
@@ -40,6 +48,19 @@ DROP_SHADOW = {"studio": (0.018, 0.014, 0.010, 0.16), "surface": (0.010, 0.008, 
 strength — fainter on a studio wall, stronger on a table the cloth lies on."""
 FLOOR_SHADOW = (0.035, 0.40)
 """Pool of shadow under a standing figure: height (canvas-height units), strength."""
+FLOOR_CONTACT = (0.03, 0.03, 0.012)
+"""What counts as touching the floor (canvas-height units above the floor line), how far the
+pool reaches beyond the cloth on each side, and the pool's blur sigma."""
+FORM_RIM_SHADE = 0.70
+"""Brightness of a mannequin shape at its outline relative to its centre: a rounded form."""
+FORM_RIM_DEPTH = 0.8
+"""Fraction of a shape's half thickness over which it turns from rim to full light."""
+KEY_LIGHT_FALLOFF = (0.07, 0.03)
+"""Light falls off across a shape by these fractions left→right and top→bottom (key light at
+the upper left)."""
+EDGE_ALPHA = (1.2, 0.6)
+"""Cloth outline anti-aliasing: gain on the 3x3 coverage, and the most a pixel outside the
+cloth takes of its colour."""
 SHADOW_SCALE = 4
 """Shadows are blurred at 1/SHADOW_SCALE resolution: they are soft, and it is ~10x faster."""
 
@@ -146,8 +167,9 @@ def _background(pose: PoseSpec, size: tuple[int, int], jitter: float) -> np.ndar
     if pose.background == "surface" or pose.floor_y is None:
         # gentle vignette: light falls off towards the edges like under a softbox overhead
         xs = (np.arange(width, dtype=np.float32) + 0.5) / width
-        fall_y = 1.0 - 0.07 * (ys - 0.45) ** 2 / 0.5
-        fall_x = 1.0 - 0.07 * (xs - 0.5) ** 2 / 0.5
+        depth, (cx, cy) = SURFACE_VIGNETTE
+        fall_y = 1.0 - 2 * depth * (ys - cy) ** 2
+        fall_x = 1.0 - 2 * depth * (xs - cx) ** 2
         column = np.asarray(SURFACE_RGB, np.float32)[None, :] * fall_y[:, None] + jitter
         canvas[:] = column[:, None, :]
         canvas *= fall_x[None, :, None]
@@ -194,14 +216,15 @@ def _cast_shadows(canvas: np.ndarray, pose: PoseSpec, silhouette: np.ndarray) ->
 def _floor_shadow(silhouette: np.ndarray, floor_y: float, height: int) -> np.ndarray:
     """An elliptical pool of shadow under whatever touches the floor."""
     floor_px = int(round(floor_y * height))
-    band = silhouette[max(floor_px - int(0.03 * height), 0): floor_px + 1]
+    touch, reach, blur = FLOOR_CONTACT
+    band = silhouette[max(floor_px - int(touch * height), 0): floor_px + 1]
     cols = np.nonzero(band.max(axis=0) > 0.5)[0] if band.size else np.array([], int)
     pool = np.zeros_like(silhouette)
     if cols.size:
         centre = (int((cols[0] + cols[-1]) / 2), floor_px)
-        axes = (int((cols[-1] - cols[0]) / 2 + 0.03 * height), int(FLOOR_SHADOW[0] * height / 2))
+        axes = (int((cols[-1] - cols[0]) / 2 + reach * height), int(FLOOR_SHADOW[0] * height / 2))
         cv2.ellipse(pool, centre, axes, 0, 0, 360, 1.0, -1, cv2.LINE_AA)
-    return FLOOR_SHADOW[1] * _blur_small(pool, 0.012 * height)
+    return FLOOR_SHADOW[1] * _blur_small(pool, blur * height)
 
 
 def _draw_shape(canvas: np.ndarray, shape: FigureShape, bbox: tuple[int, int, int, int],
@@ -213,11 +236,11 @@ def _draw_shape(canvas: np.ndarray, shape: FigureShape, bbox: tuple[int, int, in
     inside = (coverage >= 0.5).astype(np.uint8)
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
     radius = max(float(depth.max()), 1.0)
-    rounded = np.sqrt(np.clip(depth / (0.8 * radius), 0.0, 1.0))
+    rounded = np.sqrt(np.clip(depth / (FORM_RIM_DEPTH * radius), 0.0, 1.0))
     cols = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
     rows = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
-    light = 1.0 - 0.07 * cols - 0.03 * rows
-    shade = (0.70 + 0.30 * rounded) * light * shape.tone
+    light = 1.0 - KEY_LIGHT_FALLOFF[0] * cols - KEY_LIGHT_FALLOFF[1] * rows
+    shade = (FORM_RIM_SHADE + (1.0 - FORM_RIM_SHADE) * rounded) * light * shape.tone
     colour = np.asarray(MANNEQUIN_RGB, np.float32)[None, None, :] * shade[..., None]
     alpha = coverage[..., None]
     region = canvas[y:y + h, x:x + w]
@@ -255,6 +278,7 @@ def _soft_edges(canvas: np.ndarray, cloth: np.ndarray, cloth_mask: np.ndarray) -
             weight = kernel[dy + 1] * kernel[dx + 1] * cloth_mask[r, c]
             coverage += weight
             spread += weight[:, None] * cloth[r, c]
-    alpha = np.clip(coverage * 1.2, 0.0, 0.6)[:, None]
+    gain, most = EDGE_ALPHA
+    alpha = np.clip(coverage * gain, 0.0, most)[:, None]
     colour = spread / np.maximum(coverage, 1e-6)[:, None]
     canvas[rows, cols] = canvas[rows, cols] * (1.0 - alpha) + colour * alpha

@@ -13,8 +13,12 @@ without steps. The catalogue's primitives become pieces like this:
 - ``strips``: ``count`` pieces side by side, each its own slice of the cloth (pleats);
 - ``sheet``: the whole S_flat laid along a spine; each region shows its part where it lies.
 
+A multi-rail ``loft`` (``via``) becomes a grid of quads; a ``gather``-ed window shows fewer
+source rows where a drape narrows instead of squeezing the pattern.
+
 Regions are painted in depth order (``z``, then list order) together with the mannequin's shapes
 into an ownership buffer, so later layers occlude earlier ones and region masks never overlap.
+A region hidden but for a sliver is dropped and the layers behind it show instead.
 
 Anti-aliasing: the validator rebuilds expected pixels as ``cv2.remap(s_flat, map_x, map_y,
 INTER_LINEAR) * shading`` (see :func:`expected_region`), so no pre-filter is possible; instead the
@@ -65,7 +69,7 @@ CURVE_SAMPLES_PER_SPAN = 32
 BORDER_PATH_STEP_PX = 8.0
 """Spacing (output px) of the points of a border region's ``border_path``."""
 MIN_WIDTH_PX = 2.0
-"""Smallest ribbon width or offset magnitude allowed after part-derived lengths (output px)."""
+"""Smallest ribbon width allowed after part-derived lengths (output px)."""
 ABSENT_BORDER_FRACTION = 0.07
 """Height of an absent border, as a fraction of S_flat's height: how much of the body's edge
 stands in for it (a typical woven border is 5–10 % of the cloth's width)."""
@@ -132,7 +136,8 @@ class _Context:
 
 # ---------------------------------------------------------------- curves
 def _catmull_rom(points: np.ndarray, samples: int) -> np.ndarray:
-    """Uniform Catmull-Rom spline through ``points`` (end points repeated), densely sampled."""
+    """Uniform Catmull-Rom spline through ``points`` (ends extended by reflection), densely
+    sampled."""
     padded = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
     t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
     t2, t3 = t * t, t * t * t

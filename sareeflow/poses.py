@@ -20,6 +20,7 @@ span, e.g. waist to floor on a standing figure.
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -329,6 +330,10 @@ class PoseSpec(_Strict):
     )
     curves: dict[str, list[Point]] = {}
     regions: list[RegionSpec] = Field(min_length=1)
+    resolved: bool = Field(
+        False, description="Set once drapes, figure and view have been applied (so a dumped "
+        "catalogue validates again unchanged)."
+    )
 
     def canvas_size(self, canvas_height: int) -> tuple[int, int]:
         """``(w, h)`` in px of this pose's canvas for a given height."""
@@ -385,7 +390,10 @@ class Catalogue(_Strict):
         figures = data.get("figures", {})
         poses = {}
         for pose_id, raw in data.get("poses", {}).items():
-            pose = dict(raw)
+            pose = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
+            if pose.get("resolved"):
+                poses[pose_id] = pose
+                continue
             pose.setdefault("id", pose_id)
             pose.setdefault("aspect", data.get("aspect"))
             _include_drapes(pose, data.get("drapes", {}), pose_id)
@@ -398,6 +406,7 @@ class Catalogue(_Strict):
                 pose["shapes"] = [_place_shape(shape, ref, view) for shape in figures[ref.name]]
             if view != View():
                 _apply_view(pose, view)
+            pose["resolved"] = True
             poses[pose_id] = pose
         return {**data, "poses": poses}
 
@@ -478,6 +487,15 @@ def _apply_view(pose: dict, view: View) -> None:
             return {**value, "offset": length(value["offset"])}
         return value
 
+    def wave(term: dict) -> dict:
+        """Canvas-fixed folds move with the drawing: scale the period, shift the phase."""
+        if term.get("type") != "wave":
+            return term
+        angle = math.radians(term["angle"])
+        period = term["period"] * view.scale
+        shift = (view.dx * math.cos(angle) + view.dy * math.sin(angle)) / period
+        return {**term, "period": period, "phase": term.get("phase", 0.0) - shift}
+
     pose["drop"] = pose["drop"] * view.scale
     if pose.get("floor_y") is not None:
         pose["floor_y"] = pose["floor_y"] * view.scale + view.dy
@@ -493,7 +511,8 @@ def _apply_view(pose: dict, view: View) -> None:
         for key in ("width", "max_width"):
             if key in geometry:
                 geometry[key] = length(geometry[key])
-        regions.append({**region, "geometry": geometry})
+        shading = [wave(term) for term in region.get("shading", [])]
+        regions.append({**region, "geometry": geometry, "shading": shading})
     pose["regions"] = regions
 
 

@@ -91,10 +91,17 @@ BORDER_SEARCH_EXTRA_PX = 12
 :func:`metrics.border_continuity` (band + context ``max(4, w/4)`` + search ``max(8, w/2)``)."""
 BORDER_MISSING_CONTINUITY = 0.15
 """At or below this continuity a border is reported missing rather than distorted."""
-OTHER_CLOTH_DELTA_E = 12.0
-"""ΔE2000 between a pallu region's mean colour and the pallu's: above it the region shows other
-cloth (e.g. the body's), reported as ``pallu_mismatch``, not as a colour shift. A tint from a
-generator stays well below (the ``color_shift`` defect is ΔE ≈ 8)."""
+OTHER_CLOTH_RATIO = 0.5
+"""A region shows another part's cloth when its mean colour is less than half as far (ΔE2000)
+from that part's colour as from its own."""
+CHANGED_BLOCK_DELTA_E = 10.0
+"""ΔE2000 above which a colour block shows different cloth, not a tint."""
+LOCAL_CHANGE_FRACTION = 0.5
+"""A border whose colour failed in fewer than this share of its blocks (each changed by more
+than ``CHANGED_BLOCK_DELTA_E``) is broken in places, not recoloured."""
+BORDER_CONTEXT_PX = 6
+"""Cloth beside a border that its check may use (output px): enough to see the band's edges
+against its neighbours, too little for the neighbours' own pattern to dominate a profile."""
 FLOAT_DECIMALS = 4
 """Floats in the report are rounded so the JSON is stable across platforms."""
 SHADING_FLOOR = 0.05
@@ -142,6 +149,7 @@ def validate_output(
     ]
     area = [measure_area(item) for item in prepared]
     limits = [_limits_for(item.region, thresholds) for item in prepared]
+    colours = part_colours([item.region for item in prepared], area)
 
     # The whole expected picture, for the border checks: a band's position is pinned by its
     # edges against the cloth beside it. Only neighbours that passed their own area checks
@@ -152,17 +160,15 @@ def validate_output(
     for item, measures, limit in zip(prepared, area, limits, strict=True):
         x, y, w, h = item.region.bbox
         expected[y : y + h, x : x + w][item.mask] = item.rendered[item.mask]
-        if not judge(item.region, measures, limit)[0]:
+        if not judge(item.region, measures, limit, colours=colours)[0]:
             trusted[y : y + h, x : x + w] |= item.mask
 
     checks = []
     for item, measures, limit in zip(prepared, area, limits, strict=True):
         region = item.region
         if region.kind == "border" and len(region.border_path or []) >= 2:
-            x, y, w, h = region.bbox
-            valid = trusted.copy()
-            valid[y : y + h, x : x + w] |= item.mask
             width = float(region.border_width_px or _default_border_width(item.mask))
+            valid = _border_context(item, trusted)
             border = measure_border(output, expected, valid, region, width=width)
             measures = replace(
                 measures,
@@ -170,7 +176,7 @@ def validate_output(
                 max_offset=float(border.max_offset_px),
                 breaks=int(border.breaks),
             )
-        checks.append(_region_check(region, measures, limit))
+        checks.append(_region_check(region, measures, limit, colours))
     return ValidationReport(
         pose=placement.pose, passed=all(c.passed for c in checks), regions=checks
     )
@@ -289,6 +295,13 @@ class Measures:
     mean_colour_delta_e: float
     """ΔE2000 between the region's mean colours (a cast over the whole region)."""
     pattern: float
+    mean_lab: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """The output's mean colour in the region (CIELAB)."""
+    expected_lab: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """The expected mean colour of the region (CIELAB)."""
+    pixels: int = 0
+    changed_fraction: float = 0.0
+    """Share of colour blocks whose ΔE2000 exceeds ``CHANGED_BLOCK_DELTA_E``."""
     continuity: float | None = None
     max_offset: float | None = None
     breaks: int | None = None
@@ -306,12 +319,17 @@ def measure_area(item: RegionPixels) -> Measures:
         win_size=_window(small_mask.shape),
     )
     pattern = _pattern(luma_got, luma_want, small_mask)
-    delta_e, mean_colour_delta_e = _block_delta_e(item.got, item.want, item.mask)
+    delta_e, changed, mean_got, mean_want = _block_delta_e(item.got, item.want, item.mask)
+    mean_colour_delta_e = float(delta_e_ciede2000(mean_got[None], mean_want[None])[0])
     return Measures(
         ssim=_finite(ssim, "SSIM", item.region),
         delta_e=_finite(delta_e, "ΔE2000", item.region),
         mean_colour_delta_e=_finite(mean_colour_delta_e, "ΔE2000", item.region),
         pattern=_finite(pattern, "pattern score", item.region),
+        mean_lab=tuple(float(v) for v in mean_got),
+        expected_lab=tuple(float(v) for v in mean_want),
+        pixels=int(np.count_nonzero(item.mask)),
+        changed_fraction=changed,
     )
 
 
@@ -388,8 +406,54 @@ def colour_invariant_luma(
 
 
 # ------------------------------------------------------------------------------ judging
+PartColours = dict[str, tuple[float, float, float]]
+"""Expected mean CIELAB colour of each part visible in the pose."""
+
+
+def part_colours(regions: list[PlacementRegion], measures: list[Measures]) -> PartColours:
+    """Pixel-weighted expected mean colour of each part over the regions that show it."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for region, m in zip(regions, measures, strict=True):
+        sums[region.part] = (
+            sums.get(region.part, np.zeros(3)) + np.asarray(m.expected_lab) * m.pixels
+        )
+        counts[region.part] = counts.get(region.part, 0) + m.pixels
+    return {
+        part: tuple(float(v) for v in total / max(counts[part], 1)) for part, total in sums.items()
+    }
+
+
+def other_cloth(
+    region: PlacementRegion, m: Measures, colours: PartColours
+) -> tuple[str, float] | None:
+    """The other part whose colour the region shows, if it is much nearer than its own.
+
+    Returns ``(part, ΔE2000 to it)`` when the output's mean colour is less than
+    ``OTHER_CLOTH_RATIO`` times as far from another visible part's expected colour as from the
+    region's own (a pallu painted with body cloth, a border replaced by the body beside it),
+    else ``None``. A tint or a partial change stays nearer its own colour.
+    """
+    own = {"border_top", "border_bottom"} if region.part.startswith("border") else {region.part}
+    best: tuple[str, float] | None = None
+    here = np.asarray(m.mean_lab, np.float32)[None]
+    for part, lab in colours.items():
+        if part in own:
+            continue
+        de = float(delta_e_ciede2000(here, np.asarray(lab, np.float32)[None])[0])
+        if best is None or de < best[1]:
+            best = (part, de)
+    if best is not None and best[1] < OTHER_CLOTH_RATIO * m.mean_colour_delta_e:
+        return best
+    return None
+
+
 def judge(
-    region: PlacementRegion, m: Measures, limits: RegionThresholds
+    region: PlacementRegion,
+    m: Measures,
+    limits: RegionThresholds,
+    *,
+    colours: PartColours | None = None,
 ) -> tuple[list[FailureKind], list[str]]:
     """Failure kinds and retry-ready sentences for one region's measures.
 
@@ -397,7 +461,9 @@ def judge(
     broken, missing) also mismatches in colour and pattern inside its band; a blurred or
     swapped pattern also changes the colour of 8 px blocks. Those consequences are not
     reported as further kinds; a colour shift is still reported beside a structural failure
-    when the region's *mean* colour moved too.
+    when the region's *mean* colour moved too. A pallu or border region whose colour is off
+    and nearer another part's (``colours``) shows the wrong cloth: ``pallu_mismatch`` or
+    ``border_missing``, not a colour shift.
     """
     failures: list[FailureKind] = []
     reasons: list[str] = []
@@ -408,12 +474,20 @@ def judge(
             failures.append(kind)
         reasons.append(reason)
 
+    wrong = None
+    if region.kind != "body" and m.mean_colour_delta_e > limits.max_delta_e and colours:
+        wrong = other_cloth(region, m, colours)
+    shows = "" if wrong is None else f"the {_PART_WORDS.get(wrong[0], wrong[0])}'s cloth"
+
     if m.continuity is not None:
-        if m.continuity <= BORDER_MISSING_CONTINUITY:
+        if m.continuity <= BORDER_MISSING_CONTINUITY or (
+            wrong and m.continuity < limits.min_border_continuity
+        ):
+            detail = f"its band shows {shows}" if wrong else "it is not found along its path"
             add(
                 "border_missing",
-                f"Border '{name}' is missing: only {m.continuity:.0%} of its length is "
-                f"visible (limit {limits.min_border_continuity:.0%}).",
+                f"Border '{name}' is missing: {detail} (intact along {m.continuity:.0%} of "
+                f"its length, limit {limits.min_border_continuity:.0%}).",
             )
         else:
             if m.max_offset is not None and m.max_offset > limits.max_border_offset_px:
@@ -434,6 +508,13 @@ def judge(
         if failures:
             return failures, reasons
 
+    if region.kind == "pallu" and wrong:
+        add(
+            "pallu_mismatch",
+            f"Region '{name}' shows {shows} instead of the pallu's: its colour is ΔE2000 "
+            f"{m.mean_colour_delta_e:.1f} from the pallu's (limit {limits.max_delta_e:.1f}) "
+            f"and {wrong[1]:.1f} from the {_PART_WORDS.get(wrong[0], wrong[0])}'s.",
+        )
     structure_kind: FailureKind = {
         "pallu": "pallu_mismatch",
         "border": "border_distortion",
@@ -449,14 +530,17 @@ def judge(
             structure_kind,
             _pattern_sentence(region, "structural similarity", m.ssim, limits.min_ssim),
         )
-    if region.kind == "pallu" and m.mean_colour_delta_e > OTHER_CLOTH_DELTA_E:
-        add(
-            "pallu_mismatch",
-            f"Region '{name}' does not show the pallu's cloth: its colour differs by "
-            f"ΔE2000 {m.mean_colour_delta_e:.1f} (limit {limits.max_delta_e:.1f}).",
-        )
+    if wrong and region.kind == "pallu":
         return failures, reasons
     colour = m.mean_colour_delta_e if failures else m.delta_e
+    if colour > limits.max_delta_e and region.kind == "border" and not failures:
+        if m.changed_fraction < LOCAL_CHANGE_FRACTION:
+            add(
+                "border_distortion",
+                f"Border '{name}' is broken: {m.changed_fraction:.0%} of its band shows other "
+                f"cloth (mean ΔE2000 {m.delta_e:.1f}, limit {limits.max_delta_e:.1f}).",
+            )
+            return failures, reasons
     if colour > limits.max_delta_e:
         add(
             "color_shift",
@@ -464,6 +548,9 @@ def judge(
             f"(limit {limits.max_delta_e:.1f}).",
         )
     return failures, reasons
+
+
+_PART_WORDS = {"body": "body", "pallu": "pallu", "border_top": "border", "border_bottom": "border"}
 
 
 def _pattern_sentence(region: PlacementRegion, measure: str, value: float, limit: float) -> str:
@@ -475,8 +562,10 @@ def _pattern_sentence(region: PlacementRegion, measure: str, value: float, limit
     return f"Region '{region.name}' lost the cloth's pattern {what}"
 
 
-def _region_check(region: PlacementRegion, m: Measures, limits: RegionThresholds) -> RegionCheck:
-    failures, reasons = judge(region, m, limits)
+def _region_check(
+    region: PlacementRegion, m: Measures, limits: RegionThresholds, colours: PartColours
+) -> RegionCheck:
+    failures, reasons = judge(region, m, limits, colours=colours)
     return RegionCheck(
         region=region.name,
         kind=region.kind,
@@ -552,6 +641,22 @@ def _limits_for(region: PlacementRegion, thresholds: ValidationThresholds) -> Re
     ]
 
 
+def _border_context(item: RegionPixels, trusted: np.ndarray) -> np.ndarray:
+    """Canvas mask of what a border's check may use: its band, and trusted cloth within
+    ``BORDER_CONTEXT_PX`` of the band."""
+    x, y, w, h = item.region.bbox
+    r = BORDER_CONTEXT_PX
+    ch, cw = trusted.shape
+    x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(cw, x + w + r), min(ch, y + h + r)
+    band = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    band[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = item.mask
+    near = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    valid = np.zeros_like(trusted)
+    valid[y0:y1, x0:x1] = (near > 0) & trusted[y0:y1, x0:x1]
+    valid[y0:y1, x0:x1] |= band > 0
+    return valid
+
+
 def _affine_colour_fit(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``source`` (RGB) through the affine colour map that best gives ``target`` over ``mask``.
 
@@ -606,8 +711,11 @@ def _reduce_for_area(
     return small_got, small_want, coverage >= 0.5
 
 
-def _block_delta_e(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """(mean ΔE2000 between ``COLOR_BLOCK_PX`` block means, ΔE2000 of the region's mean colours).
+def _block_delta_e(
+    got: np.ndarray, want: np.ndarray, mask: np.ndarray
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Colour of ``COLOR_BLOCK_PX`` blocks: (mean ΔE2000, share of blocks changed by more than
+    ``CHANGED_BLOCK_DELTA_E``, mean Lab of got, mean Lab of want).
 
     Blocks count by how much of them lies in the region (at least ``MIN_BLOCK_COVERAGE``).
     """
@@ -622,10 +730,10 @@ def _block_delta_e(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> tuple
     weight = coverage[keep].astype(np.float64)
     per_block = delta_e_ciede2000(block_got[keep], block_want[keep]).astype(np.float64)
     local = float(np.average(per_block, weights=weight))
-    mean_got = np.average(block_got[keep], axis=0, weights=weight)[None, :]
-    mean_want = np.average(block_want[keep], axis=0, weights=weight)[None, :]
-    overall = float(delta_e_ciede2000(mean_got, mean_want)[0])
-    return local, overall
+    changed = float(np.average(per_block > CHANGED_BLOCK_DELTA_E, weights=weight))
+    mean_got = np.average(block_got[keep], axis=0, weights=weight).astype(np.float32)
+    mean_want = np.average(block_want[keep], axis=0, weights=weight).astype(np.float32)
+    return local, changed, mean_got, mean_want
 
 
 def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:

@@ -140,6 +140,27 @@ def test_absent_pallu_is_filled_from_the_body(pose_id):
         assert map_x.min() >= bx and map_x.max() <= bx + bw - 1
 
 
+@pytest.mark.parametrize(
+    "size, border, pallu",
+    [((2048, 1700), 200, 400), ((64, 32), 3, 10), ((2048, 300), 8, 300)],
+    ids=["square-with-wide-borders", "tiny", "long-with-thin-borders"],
+)
+@pytest.mark.parametrize("pose_id", ["01", "04", "08", "12"])
+def test_unusual_flat_sarees_still_give_valid_maps(size, border, pallu, pose_id):
+    w, h = size
+    rects = {
+        "body": (0, border, w - pallu, h - 2 * border),
+        "border_top": (0, 0, w, border),
+        "border_bottom": (0, h - border, w, border),
+        "pallu": (w - pallu, border, pallu, h - 2 * border),
+    }
+    parts = PartsInfo(
+        flat_size=size,
+        parts={n: PartInfo(name=n, rect=r, confidence=0.5) for n, r in rects.items()},
+    )
+    check_map(build_placement(load_catalogue().poses[pose_id], parts, canvas_height=SMALL), parts)
+
+
 def test_a_pallu_rect_spanning_the_borders_is_trimmed_to_the_body_rows():
     parts = hand_parts(pallu_full_height=True)
     placement = build_placement(load_catalogue().poses["04"], parts, canvas_height=SMALL)

@@ -117,6 +117,12 @@ def test_views_drapes_and_figures_are_resolved_when_loading():
     assert isinstance(hem_border.geometry.spine, CurveRef)
 
 
+def test_a_loaded_catalogue_validates_again_unchanged():
+    catalogue = load_catalogue()
+    again = type(catalogue).model_validate(catalogue.model_dump())
+    assert again == catalogue
+
+
 @pytest.mark.parametrize(
     "break_it, match",
     [

@@ -272,18 +272,21 @@ def _grid(
     return pts
 
 
-def _stripes(img: np.ndarray, period: float, width: float, color: RGB, along: bool) -> None:
+def _stripes(
+    img: np.ndarray, period: float, width: float, color: RGB, along: bool, phase: float = 0.0
+) -> None:
     """Parallel lines of one whole-pixel width; ``along`` = horizontal (the cloth's length).
 
     Every line has the same thickness, as woven lines do (a fractional width snapped per pixel
-    would make some lines one pixel thicker at irregular intervals).
+    would make some lines one pixel thicker at irregular intervals). ``phase`` in [0, 1) shifts
+    the first line so it does not always touch the region's edge.
     """
     h, w = img.shape[:2]
     n = h if along else w
     thickness = max(1, round(width))
     on = np.zeros(n, bool)
-    for start in np.round(np.arange(0.0, n, period)).astype(int):
-        on[start : start + thickness] = True
+    for start in np.round(np.arange(phase * period - period, n, period)).astype(int):
+        on[max(start, 0) : max(start + thickness, 0)] = True
     if along:
         img[on, :] = color
     else:
@@ -316,11 +319,12 @@ def _render_body(
             max(1.0, sp * 0.12),
             style.motif_color,
             style.stripe_orientation == "along",
+            rng.uniform(),
         )
     elif kind == "checks":
         width = max(1.0, sp * 0.08)
-        _stripes(img, sp * 0.7, width, style.motif_color, True)
-        _stripes(img, sp * 0.7, width, style.motif_color, False)
+        _stripes(img, sp * 0.7, width, style.motif_color, True, rng.uniform())
+        _stripes(img, sp * 0.7, width, style.motif_color, False, rng.uniform())
     return img
 
 
