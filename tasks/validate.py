@@ -97,8 +97,9 @@ from that part's colour as from its own."""
 CHANGED_BLOCK_DELTA_E = 10.0
 """ΔE2000 above which a colour block shows different cloth, not a tint."""
 LOCAL_CHANGE_FRACTION = 0.5
-"""A border whose colour failed in fewer than this share of its blocks (each changed by more
-than ``CHANGED_BLOCK_DELTA_E``) is broken in places, not recoloured."""
+"""A border whose colour failed because of fewer than this share of its blocks (each changed
+by more than ``CHANGED_BLOCK_DELTA_E``, the rest within the limit) is broken in places, not
+recoloured."""
 BORDER_CONTEXT_PX = 6
 """Cloth beside a border that its check may use (output px): enough to see the band's edges
 against its neighbours, too little for the neighbours' own pattern to dominate a profile."""
@@ -302,6 +303,8 @@ class Measures:
     pixels: int = 0
     changed_fraction: float = 0.0
     """Share of colour blocks whose ΔE2000 exceeds ``CHANGED_BLOCK_DELTA_E``."""
+    unchanged_delta_e: float = 0.0
+    """Mean ΔE2000 of the other blocks."""
     continuity: float | None = None
     max_offset: float | None = None
     breaks: int | None = None
@@ -319,7 +322,9 @@ def measure_area(item: RegionPixels) -> Measures:
         win_size=_window(small_mask.shape),
     )
     pattern = _pattern(luma_got, luma_want, small_mask)
-    delta_e, changed, mean_got, mean_want = _block_delta_e(item.got, item.want, item.mask)
+    delta_e, changed, unchanged, mean_got, mean_want = _block_delta_e(
+        item.got, item.want, item.mask
+    )
     mean_colour_delta_e = float(delta_e_ciede2000(mean_got[None], mean_want[None])[0])
     return Measures(
         ssim=_finite(ssim, "SSIM", item.region),
@@ -330,6 +335,7 @@ def measure_area(item: RegionPixels) -> Measures:
         expected_lab=tuple(float(v) for v in mean_want),
         pixels=int(np.count_nonzero(item.mask)),
         changed_fraction=changed,
+        unchanged_delta_e=unchanged,
     )
 
 
@@ -534,7 +540,8 @@ def judge(
         return failures, reasons
     colour = m.mean_colour_delta_e if failures else m.delta_e
     if colour > limits.max_delta_e and region.kind == "border" and not failures:
-        if m.changed_fraction < LOCAL_CHANGE_FRACTION:
+        local = m.unchanged_delta_e <= limits.max_delta_e
+        if local and m.changed_fraction < LOCAL_CHANGE_FRACTION:
             add(
                 "border_distortion",
                 f"Border '{name}' is broken: {m.changed_fraction:.0%} of its band shows other "
@@ -713,9 +720,9 @@ def _reduce_for_area(
 
 def _block_delta_e(
     got: np.ndarray, want: np.ndarray, mask: np.ndarray
-) -> tuple[float, float, np.ndarray, np.ndarray]:
+) -> tuple[float, float, float, np.ndarray, np.ndarray]:
     """Colour of ``COLOR_BLOCK_PX`` blocks: (mean ΔE2000, share of blocks changed by more than
-    ``CHANGED_BLOCK_DELTA_E``, mean Lab of got, mean Lab of want).
+    ``CHANGED_BLOCK_DELTA_E``, mean ΔE2000 of the other blocks, mean Lab of got and of want).
 
     Blocks count by how much of them lies in the region (at least ``MIN_BLOCK_COVERAGE``).
     """
@@ -730,10 +737,14 @@ def _block_delta_e(
     weight = coverage[keep].astype(np.float64)
     per_block = delta_e_ciede2000(block_got[keep], block_want[keep]).astype(np.float64)
     local = float(np.average(per_block, weights=weight))
-    changed = float(np.average(per_block > CHANGED_BLOCK_DELTA_E, weights=weight))
+    is_changed = per_block > CHANGED_BLOCK_DELTA_E
+    changed = float(np.average(is_changed, weights=weight))
+    unchanged = 0.0
+    if not is_changed.all():
+        unchanged = float(np.average(per_block[~is_changed], weights=weight[~is_changed]))
     mean_got = np.average(block_got[keep], axis=0, weights=weight).astype(np.float32)
     mean_want = np.average(block_want[keep], axis=0, weights=weight).astype(np.float32)
-    return local, changed, mean_got, mean_want
+    return local, changed, unchanged, mean_got, mean_want
 
 
 def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -128,6 +129,29 @@ def test_each_defect_is_caught_with_its_kind(
     for check in flagged:
         assert not check.passed
         assert any(f"'{check.region}'" in reason for reason in check.reasons)
+
+
+def _bend(image: np.ndarray, amplitude: float, rows: slice, cols: tuple[int, int]) -> np.ndarray:
+    """Push ``rows`` of the image down by a raised-cosine bump of ``amplitude`` px over ``cols``."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    c0, c1 = cols
+    t = np.clip((xx - c0) / (c1 - c0), 0, 1)
+    bump = amplitude * 0.5 * (1 - np.cos(2 * np.pi * t))
+    inside = np.zeros((h, w), bool)
+    inside[rows] = True
+    map_y = np.where(inside, yy - bump, yy).astype(np.float32)
+    return cv2.remap(image, xx, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize("amplitude", [4.0, 9.0])
+def test_border_bend_is_measured_in_output_pixels(faithful, placement, s_flat, amplitude):
+    """A bend of the waist border (checked at reduced resolution) is reported at its size."""
+    bent = _bend(faithful, amplitude, slice(0, 68), (200, 400))
+    report = validate_output(bent, placement, s_flat, thresholds=THRESHOLDS)
+    waist = _check(report, "waist_border")
+    assert waist.border_max_offset_px == pytest.approx(amplitude, abs=1.5)
+    assert ("border_distortion" in waist.failures) == (amplitude > 6.0)
 
 
 def test_pattern_loss_is_not_reported_as_colour_shift(faithful, placement, s_flat):
