@@ -57,13 +57,17 @@ def run_job(saree_id: str, mode: str, job_id: str | None = None) -> dict:
     return final.model_dump(mode="json")
 
 
-def _execute_locked(store: Store, settings: Settings, job_id: str, saree_id: str, mode: str) -> None:
+def _execute_locked(
+    store: Store, settings: Settings, job_id: str, saree_id: str, mode: str
+) -> None:
     """Everything between job_started and job_finished; any error ends the job failed."""
     logger = get_run_logger()
     try:
         poses = poses_to_run(store, saree_id, mode)
         generation = store.new_generation(saree_id)
-        store.append_event(job_id, {"type": "job_started", "generation": generation, "poses": list(poses)})
+        store.append_event(
+            job_id, {"type": "job_started", "generation": generation, "poses": list(poses)}
+        )
         logger.info("job %s: %s generation %d, poses %s", job_id, mode, generation, ",".join(poses))
         store.write_json(
             saree_id,
@@ -72,7 +76,9 @@ def _execute_locked(store: Store, settings: Settings, job_id: str, saree_id: str
             kind="generation",
             generation=generation,
         )
-        prepared = latest_prepared(store, saree_id) or _prepare(store, settings, job_id, saree_id, generation)
+        prepared = latest_prepared(store, saree_id) or _prepare(
+            store, settings, job_id, saree_id, generation
+        )
         outcomes = _run_poses(store, settings, job_id, saree_id, generation, poses, prepared)
         _finish_generation(store, job_id, saree_id, mode, generation, prepared, outcomes)
     except Exception as exc:  # noqa: BLE001 - every failure must end the job, categorised
@@ -83,7 +89,9 @@ def _execute_locked(store: Store, settings: Settings, job_id: str, saree_id: str
             raise
 
 
-def _prepare(store: Store, settings: Settings, job_id: str, saree_id: str, generation: int) -> PreparedRef:
+def _prepare(
+    store: Store, settings: Settings, job_id: str, saree_id: str, generation: int
+) -> PreparedRef:
     """isolate → flatten → extract, once per saree; the marker is written last."""
     saree = store.require_saree(saree_id)
     upload_sha = store.artifact(saree_id, saree.original_path).sha256
@@ -103,7 +111,11 @@ def _prepare(store: Store, settings: Settings, job_id: str, saree_id: str, gener
         sha256={name: record.sha256 for name, record in records.items()},
     )
     store.write_json(
-        saree_id, f"{prepared_prefix(generation)}/{MARKER}", prepared, kind="prepared", generation=generation
+        saree_id,
+        f"{prepared_prefix(generation)}/{MARKER}",
+        prepared,
+        kind="prepared",
+        generation=generation,
     )
     return prepared
 
@@ -134,7 +146,9 @@ def _run_poses(
     task = pose_task.with_options(retries=settings.max_retries)
     futures = {}
     for pose in poses:
-        placement = build_placement(catalogue.poses[pose], parts, canvas_height=settings.canvas_height_px)
+        placement = build_placement(
+            catalogue.poses[pose], parts, canvas_height=settings.canvas_height_px
+        )
         record = store.write_artifact(
             saree_id,
             f"{pose_dir(generation, pose)}/placement.npz",
@@ -212,11 +226,19 @@ def _finish_generation(
             "attempts": len(attempts),
             "retries": max(len(attempts) - 1, 0),
             "output": outcome.output if outcome and outcome.passed else None,
-            "output_sha256": _sha_or_none(store, saree_id, outcome.output) if outcome and outcome.passed else None,
+            "output_sha256": _sha_or_none(store, saree_id, outcome.output)
+            if outcome and outcome.passed
+            else None,
             "regions": attempts[-1]["regions"] if attempts else [],
         }
     meta = {"generation": generation}
-    store.write_json(saree_id, f"{prefix}/retry_log.json", {"generation": generation, "entries": retry_log}, kind="retry_log", **meta)
+    store.write_json(
+        saree_id,
+        f"{prefix}/retry_log.json",
+        {"generation": generation, "entries": retry_log},
+        kind="retry_log",
+        **meta,
+    )
     all_passed = bool(outcomes) and all(o is not None and o.passed for o in outcomes.values())
     store.write_json(
         saree_id,
@@ -260,19 +282,34 @@ def _runner() -> ThreadPoolTaskRunner:
     return ThreadPoolTaskRunner(max_workers=get_settings().pose_concurrency)
 
 
-@flow(name="standard", flow_run_name="standard-{saree_id}", task_runner=_runner(), validate_parameters=True)
+@flow(
+    name="standard",
+    flow_run_name="standard-{saree_id}",
+    task_runner=_runner(),
+    validate_parameters=True,
+)
 def standard_flow(saree_id: str, job_id: str | None = None) -> dict:
     """Poses 01–04: a saree's first generation; prepares S_clean, S_flat and parts."""
     return run_job(saree_id, "standard", job_id)
 
 
-@flow(name="extend", flow_run_name="extend-{saree_id}", task_runner=_runner(), validate_parameters=True)
+@flow(
+    name="extend",
+    flow_run_name="extend-{saree_id}",
+    task_runner=_runner(),
+    validate_parameters=True,
+)
 def extend_flow(saree_id: str, job_id: str | None = None) -> dict:
     """Poses 05–12, reusing the prepared inputs of an earlier standard job."""
     return run_job(saree_id, "extend", job_id)
 
 
-@flow(name="retry_failed", flow_run_name="retry-failed-{saree_id}", task_runner=_runner(), validate_parameters=True)
+@flow(
+    name="retry_failed",
+    flow_run_name="retry-failed-{saree_id}",
+    task_runner=_runner(),
+    validate_parameters=True,
+)
 def retry_failed_flow(saree_id: str, job_id: str | None = None) -> dict:
     """Only the poses whose latest outcome failed, in a new generation."""
     return run_job(saree_id, "retry_failed", job_id)

@@ -124,12 +124,16 @@ def _print_human(command: str, payload: dict) -> None:
         return
     if command in ("run", "demo", "status"):
         print(f"job {payload['job_id']}  saree {payload['saree_id']}  mode {payload['mode']}")
-        print(f"status: {payload['status']}  generation: {payload.get('generation')}  retries: {payload['retries']}")
+        print(
+            f"status: {payload['status']}  generation: {payload.get('generation')}  retries: {payload['retries']}"
+        )
         if payload.get("error"):
             print(f"error ({payload['error']['category']}): {payload['error']['message']}")
         for pose in payload["poses"]:
             where = pose.get("output") or ("; ".join(pose.get("reasons") or []) or "-")
-            print(f"  {pose['pose']} {pose['label']:<24} {pose['status']:<7} attempts={pose['attempts']}  {where}")
+            print(
+                f"  {pose['pose']} {pose['label']:<24} {pose['status']:<7} attempts={pose['attempts']}  {where}"
+            )
         if command == "demo":
             print(f"all artifacts: {payload['saree_dir']}")
         return

@@ -56,7 +56,9 @@ def build_constraints(
     instructions: list[str] = []
     forbidden: list[str] = list(BASE_FORBIDDEN_CHANGES)
     for kind in earlier_failures:
-        sentence, extra = RULES.get(kind, (f"Previous output failed ({kind}). Stay faithful to the cloth.", ()))
+        sentence, extra = RULES.get(
+            kind, (f"Previous output failed ({kind}). Stay faithful to the cloth.", ())
+        )
         if sentence not in instructions:
             instructions.append(sentence)
         forbidden.extend(item for item in extra if item not in forbidden)

@@ -57,7 +57,9 @@ class ValidationFailed(SareeflowError):
     category = "validation_failed"
     http_status = 422
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None, detail: str | None = None):
+    def __init__(
+        self, message: str, *, reasons: list[str] | None = None, detail: str | None = None
+    ):
         super().__init__(message, detail=detail)
         self.reasons = reasons or []
 

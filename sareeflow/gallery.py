@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from sareeflow.jobs import latest_pose_outcomes, poses_to_run, reconcile, saree_jobs
 from sareeflow.errors import Conflict
+from sareeflow.jobs import latest_pose_outcomes, poses_to_run, reconcile, saree_jobs
 from sareeflow.poses import load_catalogue
 from sareeflow.store import Store
 

@@ -94,9 +94,13 @@ def _open(data: bytes, *, settings: Settings) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInput("The photo has too many pixels; please upload a smaller photo.") from exc
     except UnidentifiedImageError as exc:
-        raise InvalidInput("The file is not a photo in a supported format (JPEG, PNG, WebP, TIFF).") from exc
+        raise InvalidInput(
+            "The file is not a photo in a supported format (JPEG, PNG, WebP, TIFF)."
+        ) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InvalidInput("The photo could not be read; the file may be damaged or incomplete.") from exc
+        raise InvalidInput(
+            "The photo could not be read; the file may be damaged or incomplete."
+        ) from exc
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 
@@ -120,7 +124,9 @@ def _to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             if image.mode == "RGBA":
                 alpha = image.getchannel("A")
-                rgb = ImageCms.profileToProfile(image.convert("RGB"), source, _SRGB, outputMode="RGB")
+                rgb = ImageCms.profileToProfile(
+                    image.convert("RGB"), source, _SRGB, outputMode="RGB"
+                )
                 rgb.putalpha(alpha)
                 return rgb
             converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")

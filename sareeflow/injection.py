@@ -25,7 +25,11 @@ class InjectionRule(BaseModel):
     """None means every attempt from ``first`` on."""
 
     def matches(self, pose: str, attempt: int) -> bool:
-        return pose == self.pose and attempt >= self.first and (self.last is None or attempt <= self.last)
+        return (
+            pose == self.pose
+            and attempt >= self.first
+            and (self.last is None or attempt <= self.last)
+        )
 
 
 def parse_injection(spec: str, *, known_defects: set[str] | None = None) -> list[InjectionRule]:

@@ -183,7 +183,12 @@ def reconcile(store: Store, state: JobState) -> JobState:
 def mark_failed(store: Store, job_id: str, category: str, message: str) -> None:
     store.append_event(
         job_id,
-        {"type": "job_finished", "status": "failed", "error_category": category, "message": message},
+        {
+            "type": "job_finished",
+            "status": "failed",
+            "error_category": category,
+            "message": message,
+        },
     )
 
 
@@ -195,7 +200,9 @@ def poses_to_run(store: Store, saree_id: str, mode: str) -> tuple[str, ...]:
         raise Conflict("Extend needs a finished standard job for this saree first.")
     if mode == "retry_failed":
         failed = tuple(
-            sorted(p for p, o in latest_pose_outcomes(store, saree_id).items() if o.status == "failed")
+            sorted(
+                p for p, o in latest_pose_outcomes(store, saree_id).items() if o.status == "failed"
+            )
         )
         if not failed:
             raise Conflict("No pose of this saree has failed; there is nothing to retry.")
@@ -218,7 +225,9 @@ def admit_job(store: Store, saree_id: str, mode: str) -> JobState:
         job_id = new_id()
         created = now_iso()
         store.write_job_record(
-            job_id, saree_id, {"job_id": job_id, "saree_id": saree_id, "mode": mode, "created_at": created}
+            job_id,
+            saree_id,
+            {"job_id": job_id, "saree_id": saree_id, "mode": mode, "created_at": created},
         )
         store.append_event(
             job_id, {"type": "job_created", "job_id": job_id, "saree_id": saree_id, "mode": mode}

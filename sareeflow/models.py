@@ -74,7 +74,9 @@ class PartsInfo(BaseModel):
 class PlacementRegion(BaseModel):
     """One region of a pose image and where its pixels come from in S_flat."""
 
-    name: str = Field(description="Region name from the pose catalogue, e.g. 'pleats', 'hem_border'.")
+    name: str = Field(
+        description="Region name from the pose catalogue, e.g. 'pleats', 'hem_border'."
+    )
     kind: RegionKind
     part: PartName = Field(description="The part that fills this region.")
     bbox: Rect = Field(description="Bounding box in output pixels.")

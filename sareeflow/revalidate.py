@@ -35,7 +35,9 @@ def locate_attempt(attempt_dir: Path) -> tuple[Store, str, str]:
 def revalidate(attempt_dir: Path, *, image: Path | None = None) -> dict:
     store, saree_id, rel = locate_attempt(attempt_dir)
     stored = json.loads(store.read_bytes(saree_id, f"{rel}/metrics.json"))
-    placement = PlacementMap.from_npz_bytes(store.read_bytes(saree_id, stored["inputs"]["placement"]))
+    placement = PlacementMap.from_npz_bytes(
+        store.read_bytes(saree_id, stored["inputs"]["placement"])
+    )
     s_flat = decode_png(store.read_bytes(saree_id, stored["inputs"]["s_flat"]))
     if image is None:
         candidate = decode_png(store.read_bytes(saree_id, f"{rel}/output.png"))

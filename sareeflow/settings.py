@@ -23,7 +23,9 @@ class RegionThresholds(BaseModel):
     Defaults were calibrated on the generated calibration set (see ``make bench-validate``).
     """
 
-    min_ssim: float = Field(0.80, ge=0, le=1, description="Minimum SSIM after shading compensation.")
+    min_ssim: float = Field(
+        0.80, ge=0, le=1, description="Minimum SSIM after shading compensation."
+    )
     max_delta_e: float = Field(3.0, ge=0, description="Maximum mean CIEDE2000 ΔE of the region.")
     min_pattern_score: float = Field(
         0.80, ge=0, le=1, description="Minimum texture-descriptor similarity."

@@ -88,7 +88,9 @@ def serve_deployments(limit: int | None = None) -> None:
 class Stack:
     """Start/stop the three processes; used by ``make run`` and by end-to-end tests."""
 
-    def __init__(self, *, prefect_port: int = PREFECT_PORT, api_port: int = API_PORT, env: dict | None = None):
+    def __init__(
+        self, *, prefect_port: int = PREFECT_PORT, api_port: int = API_PORT, env: dict | None = None
+    ):
         self.prefect_port = prefect_port
         self.api_port = api_port
         self.env = {**stack_env(prefect_port), **(env or {})}
@@ -109,8 +111,18 @@ class Stack:
         wait_healthy(f"{self.prefect_api_url}/health", timeout_s=90, process=server)
         runner = self._spawn([py, "-m", "sareeflow.stack", "serve"], out)
         api = self._spawn(
-            [py, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", HOST,
-             "--port", str(self.api_port), "--no-access-log" if quiet else "--access-log"],
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--host",
+                HOST,
+                "--port",
+                str(self.api_port),
+                "--no-access-log" if quiet else "--access-log",
+            ],
             out,
         )
         wait_healthy(f"{self.api_url}/api/v1/healthz", timeout_s=60, process=api)
@@ -122,9 +134,15 @@ class Stack:
             if runner.poll() is not None:
                 raise RuntimeError("the deployment runner exited while starting")
             try:
-                response = httpx.post(f"{self.prefect_api_url}/deployments/filter", json={}, timeout=2)
+                response = httpx.post(
+                    f"{self.prefect_api_url}/deployments/filter", json={}, timeout=2
+                )
                 names = {d["name"] for d in response.json()}
-                if response.status_code == 200 and len(response.json()) >= 3 and names == {"sareeflow"}:
+                if (
+                    response.status_code == 200
+                    and len(response.json()) >= 3
+                    and names == {"sareeflow"}
+                ):
                     return
             except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 pass

@@ -132,7 +132,9 @@ def append_line(path: Path, record: dict) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise StorageError("The server could not record progress.", detail=f"{path}: {exc}") from exc
+        raise StorageError(
+            "The server could not record progress.", detail=f"{path}: {exc}"
+        ) from exc
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -187,7 +189,9 @@ class Store:
         base = self.root / "sarees"
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if _ID.match(p.name) and (p / "saree.json").is_file())
+        return sorted(
+            p.name for p in base.iterdir() if _ID.match(p.name) and (p / "saree.json").is_file()
+        )
 
     def create_saree(
         self,
@@ -216,7 +220,9 @@ class Store:
             normalized_path=normalized_rel,
             notes=list(notes),
         )
-        write_once(self.saree_dir(saree_id) / "saree.json", record.model_dump_json(indent=2).encode())
+        write_once(
+            self.saree_dir(saree_id) / "saree.json", record.model_dump_json(indent=2).encode()
+        )
         return record
 
     # ------------------------------------------------------------------ artifacts
@@ -248,9 +254,13 @@ class Store:
             append_line(self.saree_dir(saree_id) / "manifest.jsonl", record.model_dump())
         return record
 
-    def write_json(self, saree_id: str, relpath: str, model: BaseModel | dict, **meta) -> ArtifactRecord:
+    def write_json(
+        self, saree_id: str, relpath: str, model: BaseModel | dict, **meta
+    ) -> ArtifactRecord:
         """Write a JSON artifact with stable key order, so equal content gives equal bytes."""
-        payload = model.model_dump(mode="json", by_alias=True) if isinstance(model, BaseModel) else model
+        payload = (
+            model.model_dump(mode="json", by_alias=True) if isinstance(model, BaseModel) else model
+        )
         data = (json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
         return self.write_artifact(saree_id, relpath, data, **meta)
 

@@ -37,9 +37,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from sareeflow.errors import InvalidInput
 from sareeflow.models import PartInfo, PartName, PartsInfo, Rect
+from sareeflow.prepared import write_prepared
+from sareeflow.settings import Settings
+from sareeflow.store import ArtifactRecord, Store
 
 MIN_FLAT_SIDE_PX = 16
 """Smallest S_flat side (px) extract accepts; below this there are too few rows to profile."""
@@ -405,3 +410,32 @@ def crop_parts(s_flat: np.ndarray, info: PartsInfo) -> dict[str, np.ndarray]:
             continue
         crops[name] = np.ascontiguousarray(s_flat[y : y + rh, x : x + rw]).copy()
     return crops
+
+
+# ---------------------------------------------------------------- Prefect shell
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_task(
+    settings: Settings, saree_id: str, generation: int, s_flat: np.ndarray
+) -> dict[str, ArtifactRecord]:
+    """Find body, borders and pallu in S_flat; stores parts.json and one PNG per present part."""
+    info = extract_parts(s_flat)
+    store = Store(settings.storage_root)
+    common = {
+        "saree_id": saree_id,
+        "generation": generation,
+        "png_compression": settings.png_compression,
+    }
+    records = {
+        "parts": write_prepared(
+            store, filename="parts.json", payload=info, kind="parts_info", **common
+        )
+    }
+    for name, crop in crop_parts(s_flat, info).items():
+        records[f"part_{name}"] = write_prepared(
+            store, filename=f"parts/{name}.png", payload=crop, kind="part", **common
+        )
+    absent = [f"{name}: {part.reason}" for name, part in info.parts.items() if part.rect is None]
+    get_run_logger().info(
+        "extract: parts %s%s", sorted(records), f"; absent {absent}" if absent else ""
+    )
+    return records

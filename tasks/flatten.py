@@ -27,11 +27,18 @@ def flatten_seed(upload_sha256: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{upload_sha256}:flatten".encode()).digest()[:4], "big")
 
 
-def flatten(s_clean: np.ndarray, adapter: ImageAdapter, seed: int) -> tuple[np.ndarray, FlattenInfo]:
+def flatten(
+    s_clean: np.ndarray, adapter: ImageAdapter, seed: int
+) -> tuple[np.ndarray, FlattenInfo]:
     """Ask the adapter for S_flat and check what comes back."""
     result = adapter.run(s_clean, None, seed, [], list(BASE_FORBIDDEN_CHANGES))
     image = result.image
-    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+    if not (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+    ):
         raise AdapterUnavailable(
             "The image service returned an unusable image.",
             detail=f"{adapter.name}: flatten returned {getattr(image, 'shape', None)}",
@@ -53,7 +60,11 @@ def flatten_task(
     adapter = get_adapter("flatten", settings)
     seed = flatten_seed(upload_sha256)
     store = Store(settings.storage_root)
-    common = {"saree_id": saree_id, "generation": generation, "png_compression": settings.png_compression}
+    common = {
+        "saree_id": saree_id,
+        "generation": generation,
+        "png_compression": settings.png_compression,
+    }
     request = AdapterRequestLog(
         adapter=adapter.name,
         stage="flatten",
@@ -63,11 +74,21 @@ def flatten_task(
         image_sha256=sha256_hex(s_clean.tobytes()),
     )
     records = {
-        "flatten_input": write_prepared(store, filename="flatten_adapter_input.json", payload=request, kind="adapter_input", **common)
+        "flatten_input": write_prepared(
+            store,
+            filename="flatten_adapter_input.json",
+            payload=request,
+            kind="adapter_input",
+            **common,
+        )
     }
     s_flat, info = flatten(s_clean, adapter, seed)
-    records["s_flat"] = write_prepared(store, filename="s_flat.png", payload=s_flat, kind="s_flat", **common)
-    records["flatten"] = write_prepared(store, filename="flatten.json", payload=info, kind="flatten_info", **common)
+    records["s_flat"] = write_prepared(
+        store, filename="s_flat.png", payload=s_flat, kind="s_flat", **common
+    )
+    records["flatten"] = write_prepared(
+        store, filename="flatten.json", payload=info, kind="flatten_info", **common
+    )
     logger = get_run_logger()
     logger.info("flatten: %dx%d, confidence %.2f", *info.output_size, info.confidence)
     for note in info.notes:

@@ -114,7 +114,9 @@ def run_pose_attempt(
         pose=pose,
         attempt=attempt,
     )
-    store.write_json(job.saree_id, f"{rel}/adapter_input.json", request, kind="adapter_input", **meta)
+    store.write_json(
+        job.saree_id, f"{rel}/adapter_input.json", request, kind="adapter_input", **meta
+    )
 
     result = compose_pose(s_flat, placement, adapter, seed, instructions, forbidden)
     output = result.image
@@ -140,7 +142,10 @@ def run_pose_attempt(
             attempt=attempt,
             seed=seed,
             injected=injected,
-            inputs={"s_flat": job.s_flat_path, "placement": f"{pose_dir(job.generation, pose)}/placement.npz"},
+            inputs={
+                "s_flat": job.s_flat_path,
+                "placement": f"{pose_dir(job.generation, pose)}/placement.npz",
+            },
         ),
         kind="pose_metrics",
         **meta,
@@ -159,7 +164,12 @@ def run_pose_attempt(
 
 
 def _attempt_metrics(
-    report: ValidationReport, *, attempt: int, seed: int, injected: str | None, inputs: dict[str, str]
+    report: ValidationReport,
+    *,
+    attempt: int,
+    seed: int,
+    injected: str | None,
+    inputs: dict[str, str],
 ) -> dict:
     return {
         "inputs": inputs,
@@ -204,7 +214,9 @@ def pose_task(
     if outcome.passed:
         logger.info("pose %s attempt %d passed", pose, outcome.attempt)
         return outcome
-    logger.warning("pose %s attempt %d failed: %s", pose, outcome.attempt, "; ".join(outcome.reasons))
+    logger.warning(
+        "pose %s attempt %d failed: %s", pose, outcome.attempt, "; ".join(outcome.reasons)
+    )
     raise ValidationFailed(
         f"Pose {pose} attempt {outcome.attempt} failed validation.", reasons=outcome.reasons
     )

@@ -15,7 +15,12 @@ def test_design_example_parses():
 
 def test_ranges():
     rules = parse_injection("05:pattern_loss@2-3")
-    assert [defect_for(rules, "05", n) for n in (1, 2, 3, 4)] == [None, "pattern_loss", "pattern_loss", None]
+    assert [defect_for(rules, "05", n) for n in (1, 2, 3, 4)] == [
+        None,
+        "pattern_loss",
+        "pattern_loss",
+        None,
+    ]
 
 
 @pytest.mark.parametrize("bad", ["02border@1", "2:x@1", "02:x@0", "02:x@3-1", "02:x@a"])
@@ -30,7 +35,9 @@ def test_unknown_defect_named_in_error():
 
 
 def test_constraints_follow_the_seed_example_and_add_forbidden_changes():
-    instructions, forbidden = build_constraints(["border_distortion"], ["Border 'hem' drifts 9 px."])
+    instructions, forbidden = build_constraints(
+        ["border_distortion"], ["Border 'hem' drifts 9 px."]
+    )
     assert instructions[0] == (
         "Previous output failed due to border distortion. Preserve border geometry exactly."
     )

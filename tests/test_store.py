@@ -20,7 +20,9 @@ def _saree(store: Store) -> str:
 
 def test_artifact_is_listed_with_sha256_and_size(store):
     saree_id = _saree(store)
-    record = store.write_artifact(saree_id, "generations/0001/a.bin", b"hello", kind="test", generation=1)
+    record = store.write_artifact(
+        saree_id, "generations/0001/a.bin", b"hello", kind="test", generation=1
+    )
     assert record.sha256 == sha256_hex(b"hello") and record.size == 5
     listed = {r.path: r for r in store.artifacts(saree_id)}
     assert listed["generations/0001/a.bin"].sha256 == record.sha256

@@ -11,7 +11,8 @@ def prefect_server():
     from prefect.testing.utilities import prefect_test_harness
 
     # Without the heartbeat every sync flow waits ~1 s at exit.
-    with prefect_test_harness(server_startup_timeout=120), temporary_settings(
-        updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield

@@ -21,7 +21,9 @@ METRICS_KINDS = {"pose_metrics", "generation_metrics", "retry_log", "parts_info"
 def _upload(root: Path) -> str:
     from sareeflow.uploads import store_upload
 
-    return store_upload(sample_image_path().read_bytes(), filename="sample.jpg", settings=get_settings()).saree_id
+    return store_upload(
+        sample_image_path().read_bytes(), filename="sample.jpg", settings=get_settings()
+    ).saree_id
 
 
 def _configure(monkeypatch, root: Path, injection: str = "") -> None:
@@ -67,15 +69,31 @@ def test_every_intermediate_artifact_is_stored_and_listed(standard_run):
     store = Store(root)
     listed = {r.path: r for r in store.artifacts(saree_id)}
     kinds = {r.kind for r in listed.values()}
-    for kind in ("original", "normalized", "s_clean", "mask", "s_flat", "parts_info", "part",
-                 "placement", "adapter_input", "pose_output", "pose_metrics", "retry_log",
-                 "generation_metrics", "prepared"):
+    for kind in (
+        "original",
+        "normalized",
+        "s_clean",
+        "mask",
+        "s_flat",
+        "parts_info",
+        "part",
+        "placement",
+        "adapter_input",
+        "pose_output",
+        "pose_metrics",
+        "retry_log",
+        "generation_metrics",
+        "prepared",
+    ):
         assert kind in kinds, f"no {kind} artifact"
     for path, record in listed.items():
         data = store.read_bytes(saree_id, path)
         assert len(data) == record.size
-    files = {str(p.relative_to(store.saree_dir(saree_id))) for p in store.saree_dir(saree_id).rglob("*")
-             if p.is_file() and p.name not in ("manifest.jsonl", "saree.json") and "jobs" not in p.parts}
+    files = {
+        str(p.relative_to(store.saree_dir(saree_id)))
+        for p in store.saree_dir(saree_id).rglob("*")
+        if p.is_file() and p.name not in ("manifest.jsonl", "saree.json") and "jobs" not in p.parts
+    }
     assert files == set(listed), "every stored file is in the manifest"
 
 
@@ -118,7 +136,9 @@ def test_injected_border_distortion_is_caught_and_retried_with_constraint(tmp_pa
     first = store.read_json(saree_id, "generations/0001/poses/02/attempt-1/metrics.json")
     assert first["pass"] is False and "border_distortion" in first["failures"]
     assert any("border" in reason.lower() for reason in first["reasons"])
-    second_input = store.read_json(saree_id, "generations/0001/poses/02/attempt-2/adapter_input.json")
+    second_input = store.read_json(
+        saree_id, "generations/0001/poses/02/attempt-2/adapter_input.json"
+    )
     assert any("border distortion" in line for line in second_input["strict_instructions"])
     assert "border_geometry" in second_input["forbidden_changes"]
     log = store.read_json(saree_id, "generations/0001/retry_log.json")["entries"]
@@ -154,6 +174,10 @@ def test_two_demo_runs_give_byte_identical_images_and_metrics(tmp_path, monkeypa
         saree_id = _upload(root)
         assert run_mode(saree_id, "standard")["status"] == "success"
         digests.append(
-            {r.path: r.sha256 for r in Store(root).artifacts(saree_id) if r.kind in IMAGE_KINDS | METRICS_KINDS}
+            {
+                r.path: r.sha256
+                for r in Store(root).artifacts(saree_id)
+                if r.kind in IMAGE_KINDS | METRICS_KINDS
+            }
         )
     assert digests[0] and digests[0] == digests[1]
