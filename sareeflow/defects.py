@@ -43,7 +43,9 @@ COLOR_SHIFT_SAMPLE = 20_000
 HUE_ROTATION_DEG = 30.0
 """Hue rotation in the a*b* plane at severity 1 (degrees)."""
 PATTERN_BLUR_SIGMA_PX = 8.0
-"""Gaussian sigma of the pattern-loss smear at severity 1 (output px)."""
+"""Smallest Gaussian sigma of the pattern-loss smear at severity 1 (output px)..."""
+PATTERN_BLUR_SIGMA_FLAT_PX = 12.0
+"""...which is otherwise this many S_flat px (a fifth to a tenth of a typical motif spacing)."""
 BORDER_GAP_FRACTION = 0.2
 """Fraction of a border's length removed by ``border_gap`` at severity 1."""
 MIN_REGION_PIXELS = 64
@@ -166,14 +168,20 @@ def hue_rotation(
 def pattern_loss(
     image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
 ) -> np.ndarray:
-    """Smear the body regions' pattern (a strong Gaussian blur kept inside each region)."""
+    """Smear the body regions' pattern: a Gaussian blur kept inside each region.
+
+    The blur is ``PATTERN_BLUR_SIGMA_FLAT_PX`` S_flat pixels wide (times severity), converted to
+    output pixels with the region's cloth scale, and never below ``PATTERN_BLUR_SIGMA_PX``: a
+    close-up magnifies the motifs, and a fixed blur in output pixels would leave them intact.
+    """
     regions = _regions(placement, "body")
     if not regions:
         raise InvalidInput(
             f"Defect 'pattern_loss' needs a body region; pose '{placement.pose}' has none."
         )
-    sigma = PATTERN_BLUR_SIGMA_PX * severity
     for region in regions:
+        scale = _cloth_scale(placement, region)
+        sigma = max(PATTERN_BLUR_SIGMA_PX, PATTERN_BLUR_SIGMA_FLAT_PX * scale) * severity
         view, mask, _ = _view(image, placement, region)
         weight = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
         summed = cv2.GaussianBlur(view.astype(np.float32) * mask[..., None], (0, 0), sigma)
@@ -268,6 +276,31 @@ DEFECTS: dict[str, DefectFn] = {
 }
 """Every named defect; the first four are the ones DESIGN §9 requires."""
 
+NEEDS: dict[str, tuple[frozenset[RegionKind], ...]] = {
+    "border_distortion": (frozenset({"border"}),),
+    "color_shift": (frozenset(),),
+    "pattern_loss": (frozenset({"body"}),),
+    "pallu_swap": (frozenset({"pallu", "body"}),),
+    "border_missing": (frozenset({"border", "body"}),),
+    "border_gap": (frozenset({"border", "body"}),),
+    "hue_rotation": (frozenset(),),
+    "mirror_pattern": (frozenset({"body"}), frozenset({"pallu"})),
+}
+"""Region kinds a pose must show for each defect (any one of the alternatives): a pose without
+a pallu region cannot have its pallu swapped. Lets callers check an injection rule against
+the pose catalogue before a job runs (see :func:`applies_to`)."""
+
+
+def applies_to(name: str, kinds: set[str] | frozenset[str]) -> bool:
+    """Whether defect ``name`` can damage a pose whose regions have these kinds.
+
+    ``apply_defect`` raises :class:`InvalidInput` on such a pose; this answers beforehand, from
+    the kinds of the pose's regions (e.g. read from the catalogue).
+    """
+    if name not in NEEDS:
+        raise InvalidInput(f"Unknown defect {name!r}; known defects: {', '.join(sorted(DEFECTS))}.")
+    return any(need <= set(kinds) for need in NEEDS[name])
+
 
 # ------------------------------------------------------------------------------ colour
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
@@ -359,6 +392,20 @@ def _cloth_coords(
     if not rows:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
     return np.concatenate(rows), np.concatenate(cols)
+
+
+def _cloth_scale(placement: PlacementMap, region: PlacementRegion) -> float:
+    """Median output px per S_flat px of a region (1 / sqrt of the map's Jacobian determinant)."""
+    arrays = placement.arrays[region.name]
+    mask = arrays["map_x"] >= 0
+    gy_x, gx_x = np.gradient(arrays["map_x"].astype(np.float64))
+    gy_y, gx_y = np.gradient(arrays["map_y"].astype(np.float64))
+    det = np.abs(gx_x * gy_y - gy_x * gx_y)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    values = det[inner & (det > 0)]
+    if values.size == 0:
+        return 1.0
+    return float(1.0 / np.sqrt(np.median(values)))
 
 
 def _mask_width(placement: PlacementMap, region: PlacementRegion) -> float:

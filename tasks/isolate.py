@@ -35,9 +35,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
 from sareeflow.errors import InvalidInput
 from sareeflow.models import IsolateInfo
+from sareeflow.prepared import write_prepared
 from sareeflow.settings import Settings
+from sareeflow.store import ArtifactRecord, Store
 
 # ---------------------------------------------------------------- alpha uploads
 ALPHA_OPAQUE_LEVEL = 250
@@ -578,3 +583,21 @@ def _confidence(d2: np.ndarray, mask: np.ndarray, coverage: float) -> float:
         return 0.0
     clear = float(np.mean(d2[ring] > CONFIDENT_D2_FACTOR * FOREGROUND_D2))
     return float(np.clip(clear * (0.5 + 0.5 * coverage), 0.0, 1.0))
+
+
+# ---------------------------------------------------------------- Prefect shell
+@task(name="isolate", cache_policy=NO_CACHE)
+def isolate_task(
+    settings: Settings, saree_id: str, generation: int, image: np.ndarray
+) -> tuple[np.ndarray, dict[str, ArtifactRecord]]:
+    """Cut the saree out of the upload; stores S_clean (RGBA), its mask and isolate.json."""
+    s_clean, mask, info = isolate(image, settings=settings)
+    store = Store(settings.storage_root)
+    common = {"saree_id": saree_id, "generation": generation, "png_compression": settings.png_compression}
+    records = {
+        "s_clean": write_prepared(store, filename="s_clean.png", payload=s_clean, kind="s_clean", **common),
+        "mask": write_prepared(store, filename="mask.png", payload=mask, kind="mask", **common),
+        "isolate": write_prepared(store, filename="isolate.json", payload=info, kind="isolate_info", **common),
+    }
+    get_run_logger().info("isolate: %s, foreground %.1f %%", info.method, 100 * info.foreground_fraction)
+    return s_clean, records

@@ -10,13 +10,14 @@ it) and measures, per region:
   edges and misregistration average out, a tint does not;
 * **pattern score**, a texture-descriptor similarity robust to small shifts;
 * for border regions, **border continuity** along the border's centre line, at a resolution
-  where a 4 px bend is still seen.
+  where a 4 px bend is still seen, against the band and the trusted cloth beside it.
 
 What legitimately differs is compensated first:
 
-* *misregistration* of up to ``MAX_ALIGN_SHIFT_PX``: the best whole-pixel shift is found on the
-  shaded images and the area measures are taken after it (a remote adapter will not hit the
-  pixel grid exactly; the border check runs unaligned, since drift is what it measures);
+* *misregistration* of up to ``MAX_ALIGN_SHIFT_PX``: the best whole-pixel shift of each region
+  is found on the shaded images and every measure is taken after it (a remote adapter will not
+  hit the pixel grid exactly; a bend of a border is local, so a whole-region shift of two
+  pixels at most does not hide it);
 * *fold shading*: both sides are divided by the shading the map asked for. Measured on the test
   fixture (tests/validation_fixture.py): a strong blur of the body gives SSIM 0.14 de-shaded
   against 0.24 comparing shaded images (the shared folds hold SSIM up), JPEG q90 gives 0.999
@@ -75,7 +76,9 @@ COLOUR_FIT_SAMPLES = 20_000
 """Pixels (evenly spaced) used to fit the affine colour map that makes structure measures
 colour-blind: four or twelve numbers need no more."""
 MAX_ALIGN_SHIFT_PX = 2
-"""Largest whole-pixel misregistration (px, per axis) compensated before the area measures."""
+"""Largest whole-pixel misregistration (px, per axis) compensated before measuring."""
+ALIGN_ROW_STEP = 2
+"""The alignment cost is summed over every second row: half the work, the same minimum."""
 MIN_REGION_PIXELS = 64
 """Regions owning fewer output pixels than this (e.g. fully hidden) are not checked."""
 MIN_REGION_SIDE_PX = 3
@@ -101,8 +104,10 @@ LOCAL_CHANGE_FRACTION = 0.5
 by more than ``CHANGED_BLOCK_DELTA_E``, the rest within the limit) is broken in places, not
 recoloured."""
 BORDER_CONTEXT_PX = 6
-"""Cloth beside a border that its check may use (output px): enough to see the band's edges
-against its neighbours, too little for the neighbours' own pattern to dominate a profile."""
+BORDER_CONTEXT_WIDTHS = 0.25
+"""Trusted cloth beside a border that its check may use: ``max(6 px, width / 4)``, the context
+:func:`metrics.border_continuity` itself looks at. It shows the band's edges against its
+neighbours, which is all a plain border offers to pin its position."""
 FLOAT_DECIMALS = 4
 """Floats in the report are rounded so the JSON is stable across platforms."""
 SHADING_FLOOR = 0.05
@@ -160,7 +165,7 @@ def validate_output(
     trusted = np.zeros(output.shape[:2], bool)
     for item, measures, limit in zip(prepared, area, limits, strict=True):
         x, y, w, h = item.region.bbox
-        expected[y : y + h, x : x + w][item.mask] = item.rendered[item.mask]
+        np.copyto(expected[y : y + h, x : x + w], item.rendered, where=item.mask[..., None])
         if not judge(item.region, measures, limit, colours=colours)[0]:
             trusted[y : y + h, x : x + w] |= item.mask
 
@@ -169,8 +174,7 @@ def validate_output(
         region = item.region
         if region.kind == "border" and len(region.border_path or []) >= 2:
             width = float(region.border_width_px or _default_border_width(item.mask))
-            valid = _border_context(item, trusted)
-            border = measure_border(output, expected, valid, region, width=width)
+            border = measure_border(output, expected, trusted, item, width=width)
             measures = replace(
                 measures,
                 continuity=float(border.continuity),
@@ -186,17 +190,19 @@ def validate_output(
 # ------------------------------------------------------------------------------ pixels
 @dataclass(frozen=True)
 class RegionPixels:
-    """One region's pixels, ready to measure (all bbox-sized, RGB uint8 unless said)."""
+    """One region's pixels, ready to measure."""
 
     region: PlacementRegion
     mask: np.ndarray
-    """bool: pixels the region owns."""
+    """bool, bbox-sized: pixels the region owns."""
     rendered: np.ndarray
-    """Expected pixels as a faithful renderer draws them (shaded)."""
+    """RGB uint8, bbox-sized: expected pixels as a faithful renderer draws them (shaded)."""
     got: np.ndarray
-    """Output, aligned to the expected by ``shift`` and de-shaded."""
+    """RGB uint8 at the area-measure resolution: output aligned by ``shift``, de-shaded."""
     want: np.ndarray
-    """Expected, de-shaded."""
+    """RGB uint8 at the area-measure resolution: expected, de-shaded."""
+    coverage: np.ndarray
+    """float32 at the area-measure resolution: share of each pixel inside the region."""
     shift: tuple[int, int]
     """Whole-pixel (dx, dy) with ``output[y + dy, x + dx] ≈ expected[y, x]``."""
 
@@ -204,33 +210,43 @@ class RegionPixels:
 def prepare_region(
     output: np.ndarray, placement: PlacementMap, region: PlacementRegion, s_flat: np.ndarray
 ) -> RegionPixels:
-    """Rebuild a region's expected pixels, align the output to them, remove the shading.
+    """Rebuild a region's expected pixels, align the output to them, reduce, remove shading.
 
-    The expected side goes through the renderer's own round-and-clip before de-shading, so
-    highlights clipped at 255 by the adapter are clipped on both sides. Alignment is found on
-    the *shaded* images: de-shading a shifted output with the unshifted shading leaves fold
-    edges in it that hide the shift.
+    The expected side is rendered exactly (rounded and clipped like the renderer's output).
+    Alignment is found on the *shaded* full-resolution images: de-shading a shifted output
+    with the unshifted shading leaves fold edges in it that hide the shift. Outside the mask
+    the output shows other regions or background; the expected pixels stand in there, so
+    nothing outside the region enters a measure, even after downscaling. Both sides are then
+    reduced (INTER_AREA, see ``_area_factor``) and divided by the reduced shading: the same
+    operations on both, so a faithful output still matches exactly.
     """
     arrays = placement.arrays[region.name]
     mask = arrays["map_x"] >= 0
     x, y, w, h = region.bbox
     shading = arrays.get("shading")
     shading = np.ones((h, w), np.float32) if shading is None else shading.astype(np.float32)
-    shade = cv2.merge([shading] * 3)
-    rendered = _to_uint8(cv2.multiply(expected_unshaded(s_flat, arrays), shade))
+    rendered = _to_uint8(cv2.multiply(expected_unshaded(s_flat, arrays), cv2.merge([shading] * 3)))
 
     s = MAX_ALIGN_SHIFT_PX
     padded = _crop_padded(output, (x - s, y - s, w + 2 * s, h + 2 * s))
     dx, dy = best_alignment(padded, rendered, mask)
-    aligned = padded[s + dy : s + dy + h, s + dx : s + dx + w]
+    aligned = padded[s + dy : s + dy + h, s + dx : s + dx + w].copy()
+    np.copyto(aligned, rendered, where=~mask[..., None])
 
-    shade = np.maximum(shade, np.float32(SHADING_FLOOR))
-    want = _to_uint8(cv2.divide(rendered.astype(np.float32), shade))
+    factor = _area_factor(mask.shape)
+    coverage = mask.astype(np.float32)
+    if factor > 1.0:
+        size = (max(1, round(w / factor)), max(1, round(h / factor)))
+        aligned = cv2.resize(aligned, size, interpolation=cv2.INTER_AREA)
+        small_rendered = cv2.resize(rendered, size, interpolation=cv2.INTER_AREA)
+        shading = cv2.resize(shading, size, interpolation=cv2.INTER_AREA)
+        coverage = cv2.resize(coverage, size, interpolation=cv2.INTER_AREA)
+    else:
+        small_rendered = rendered
+    shade = cv2.merge([np.maximum(shading, np.float32(SHADING_FLOOR))] * 3)
+    want = _to_uint8(cv2.divide(small_rendered.astype(np.float32), shade))
     got = _to_uint8(cv2.divide(aligned.astype(np.float32), shade))
-    # Outside the mask the output shows other regions or background: the expected pixels
-    # stand in there, so nothing outside the region enters a measure, even after downscaling.
-    got[~mask] = want[~mask]
-    return RegionPixels(region, mask, rendered, got, want, (dx, dy))
+    return RegionPixels(region, mask, rendered, got, want, coverage, (dx, dy))
 
 
 def expected_unshaded(s_flat: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -264,9 +280,13 @@ def best_alignment(padded: np.ndarray, expected: np.ndarray, mask: np.ndarray) -
     inside = mask.astype(np.uint8)
     cache: dict[tuple[int, int], float] = {}
 
+    rows = ALIGN_ROW_STEP if h >= 4 * ALIGN_ROW_STEP else 1
+    ref = ref[::rows]
+    inside = inside[::rows]
+
     def cost(dx: int, dy: int) -> float:
         if (dx, dy) not in cache:
-            moved = moved_luma[s + dy : s + dy + h, s + dx : s + dx + w]
+            moved = moved_luma[s + dy : s + dy + h : rows, s + dx : s + dx + w]
             cache[(dx, dy)] = cv2.mean(cv2.absdiff(moved, ref), mask=inside)[0]
         return cache[(dx, dy)]
 
@@ -311,9 +331,11 @@ class Measures:
 
 
 def measure_area(item: RegionPixels) -> Measures:
-    """SSIM, ΔE and pattern score of one region (aligned, de-shaded)."""
-    small_got, small_want, small_mask = _reduce_for_area(item.got, item.want, item.mask)
-    luma_got, luma_want = colour_invariant_luma(small_got, small_want, small_mask)
+    """SSIM, ΔE and pattern score of one region (aligned, de-shaded, reduced)."""
+    small_mask = item.coverage >= 0.5
+    if not small_mask.any():
+        small_mask = item.coverage > 0
+    luma_got, luma_want = colour_invariant_luma(item.got, item.want, small_mask)
     ssim = structural_similarity(
         luma_got,
         luma_want,
@@ -322,55 +344,63 @@ def measure_area(item: RegionPixels) -> Measures:
         win_size=_window(small_mask.shape),
     )
     pattern = _pattern(luma_got, luma_want, small_mask)
-    delta_e, changed, unchanged, mean_got, mean_want = _block_delta_e(
-        item.got, item.want, item.mask
-    )
-    mean_colour_delta_e = float(delta_e_ciede2000(mean_got[None], mean_want[None])[0])
+    colour = _block_colour(item.got, item.want, item.coverage, item.mask.shape)
+    mean_colour_delta_e = float(delta_e_ciede2000(colour.mean_got[None], colour.mean_want[None])[0])
     return Measures(
         ssim=_finite(ssim, "SSIM", item.region),
-        delta_e=_finite(delta_e, "ΔE2000", item.region),
+        delta_e=_finite(colour.delta_e, "ΔE2000", item.region),
         mean_colour_delta_e=_finite(mean_colour_delta_e, "ΔE2000", item.region),
         pattern=_finite(pattern, "pattern score", item.region),
-        mean_lab=tuple(float(v) for v in mean_got),
-        expected_lab=tuple(float(v) for v in mean_want),
+        mean_lab=tuple(float(v) for v in colour.mean_got),
+        expected_lab=tuple(float(v) for v in colour.mean_want),
         pixels=int(np.count_nonzero(item.mask)),
-        changed_fraction=changed,
-        unchanged_delta_e=unchanged,
+        changed_fraction=colour.changed_fraction,
+        unchanged_delta_e=colour.unchanged_delta_e,
     )
 
 
 def measure_border(
     output: np.ndarray,
     expected: np.ndarray,
-    valid: np.ndarray,
-    region: PlacementRegion,
+    trusted: np.ndarray,
+    item: RegionPixels,
     *,
     width: float,
 ) -> BorderContinuity:
-    """Border continuity of a border region, on the unaligned output (drift is what it measures).
+    """Border continuity of a border region: drift of the band along its path.
 
-    ``expected`` is the whole expected canvas and ``valid`` (canvas-sized, bool) where it may be
-    trusted: the band and the cloth beside it, whose edges against the band pin its position
-    (a plain border has no other structure to follow). The output is first seen through its
-    best affine colour map onto the expected (least squares over ``valid``): colour is ΔE's
-    job, and a tint would otherwise lower the correlation of low-contrast border profiles.
-    Where nothing is trusted, the expected side takes the (colour-mapped) output's own pixels,
-    so that what sampling blends in at the edges is the same on both sides.
+    ``expected`` is the whole expected canvas and ``trusted`` (canvas-sized, bool) the cloth
+    that passed its own area checks. The check may use the band and trusted cloth within
+    ``max(BORDER_CONTEXT_PX, width * BORDER_CONTEXT_WIDTHS)`` of it, whose edges against the band pin its position (a plain border
+    has no other structure to follow). The output is first seen through its best affine
+    colour map onto the expected (least squares over those pixels): colour is ΔE's job, and a
+    tint would otherwise lower the correlation of low-contrast border profiles. Elsewhere the
+    expected side takes the (colour-mapped) output's own pixels, so that what sampling blends
+    in at the edges is the same on both sides.
 
+    The output is taken with the region's whole-pixel alignment (at most
+    ``MAX_ALIGN_SHIFT_PX``), so a render that is off by a pixel everywhere is not read as a
+    drifting border (on a periodic border that pixel could otherwise resolve to a period).
     The crop reaches ``1.25 * width + 12`` px beyond the region's bbox, the metric's sideways
     search, so a border pushed out of its bbox is still found. Both sides keep their shading
     (the metric correlates cross-profiles, which a gain does not change). Wide borders are
     checked at reduced resolution (at most ``BORDER_MAX_REDUCTION``, band kept at least
     ``BORDER_MIN_WIDTH_PX`` wide); offsets are reported in output pixels.
     """
+    region = item.region
     x, y, w, h = region.bbox
     margin = int(math.ceil(BORDER_SEARCH_WIDTHS * width + BORDER_SEARCH_EXTRA_PX))
     ch, cw = output.shape[:2]
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(cw, x + w + margin), min(ch, y + h + margin)
-    crop = output[y0:y1, x0:x1]
+    dx, dy = item.shift
+    crop = _crop_padded(output, (x0 + dx, y0 + dy, x1 - x0, y1 - y0))
     want = expected[y0:y1, x0:x1]
-    inside = valid[y0:y1, x0:x1]
+    band = np.zeros(crop.shape[:2], np.uint8)
+    band[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = item.mask
+    r = max(BORDER_CONTEXT_PX, int(round(width * BORDER_CONTEXT_WIDTHS)))
+    near = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    inside = (band > 0) | ((near > 0) & trusted[y0:y1, x0:x1])
     path = np.asarray(region.border_path or [], np.float64) - (x0, y0)
 
     factor = min(BORDER_MAX_REDUCTION, max(1.0, width / BORDER_MIN_WIDTH_PX))
@@ -486,15 +516,19 @@ def judge(
     shows = "" if wrong is None else f"the {_PART_WORDS.get(wrong[0], wrong[0])}'s cloth"
 
     if m.continuity is not None:
-        if m.continuity <= BORDER_MISSING_CONTINUITY or (
-            wrong and m.continuity < limits.min_border_continuity
-        ):
-            detail = f"its band shows {shows}" if wrong else "it is not found along its path"
-            add(
-                "border_missing",
-                f"Border '{name}' is missing: {detail} (intact along {m.continuity:.0%} of "
-                f"its length, limit {limits.min_border_continuity:.0%}).",
-            )
+        if m.continuity <= BORDER_MISSING_CONTINUITY or wrong:
+            if wrong:
+                detail = (
+                    f"its band shows {shows} (its colour is ΔE2000 {m.mean_colour_delta_e:.1f} "
+                    f"from the border's and {wrong[1]:.1f} from the "
+                    f"{_PART_WORDS.get(wrong[0], wrong[0])}'s)"
+                )
+            else:
+                detail = (
+                    f"it is found along only {m.continuity:.0%} of its length "
+                    f"(limit {limits.min_border_continuity:.0%})"
+                )
+            add("border_missing", f"Border '{name}' is missing: {detail}.")
         else:
             if m.max_offset is not None and m.max_offset > limits.max_border_offset_px:
                 add(
@@ -648,40 +682,28 @@ def _limits_for(region: PlacementRegion, thresholds: ValidationThresholds) -> Re
     ]
 
 
-def _border_context(item: RegionPixels, trusted: np.ndarray) -> np.ndarray:
-    """Canvas mask of what a border's check may use: its band, and trusted cloth within
-    ``BORDER_CONTEXT_PX`` of the band."""
-    x, y, w, h = item.region.bbox
-    r = BORDER_CONTEXT_PX
-    ch, cw = trusted.shape
-    x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(cw, x + w + r), min(ch, y + h + r)
-    band = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    band[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = item.mask
-    near = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    valid = np.zeros_like(trusted)
-    valid[y0:y1, x0:x1] = (near > 0) & trusted[y0:y1, x0:x1]
-    valid[y0:y1, x0:x1] |= band > 0
-    return valid
-
-
 def _affine_colour_fit(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``source`` (RGB) through the affine colour map that best gives ``target`` over ``mask``.
 
     ``target`` is float32, ``H x W`` (one channel) or ``H x W x C``; least squares on at most
     ``COLOUR_FIT_SAMPLES`` evenly spaced pixels of the mask. Returns float32 of target's shape.
     """
-    rows, cols = np.nonzero(mask)
-    if rows.size < 4:  # nothing to fit (never for a checked region): identity
+    total = int(np.count_nonzero(mask))
+    if total < 4:  # nothing to fit (never for a checked region): identity
         return _luma(source) if target.ndim == 2 else source.astype(np.float32)
-    step = max(1, rows.size // COLOUR_FIT_SAMPLES)
-    rows, cols = rows[::step], cols[::step]
+    stride = max(1, int(math.sqrt(total / COLOUR_FIT_SAMPLES)))
+    rows, cols = np.nonzero(mask[::stride, ::stride])
+    if rows.size < 4:
+        rows, cols = np.nonzero(mask)
+    else:
+        rows, cols = rows * stride, cols * stride
     design = np.concatenate(
         [source[rows, cols].astype(np.float64), np.ones((rows.size, 1))], axis=1
     )
     coef, *_ = np.linalg.lstsq(design, target[rows, cols].astype(np.float64), rcond=None)
-    flat = source.reshape(-1, 3).astype(np.float32) @ coef[:3].astype(np.float32)
-    flat += coef[3].astype(np.float32)
-    return flat.reshape(target.shape)
+    matrix = np.atleast_2d(coef.T).astype(np.float32)  # channels_out x 4
+    mapped = cv2.transform(source.astype(np.float32), matrix)
+    return mapped.reshape(target.shape)
 
 
 def _crop_padded(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
@@ -697,54 +719,54 @@ def _crop_padded(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarr
     return crop
 
 
-def _reduce_for_area(
-    got: np.ndarray, want: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Downscale a region pair (INTER_AREA) for SSIM and pattern score.
-
-    The factor is at least ``AREA_MIN_REDUCTION`` and large enough for the long side to fit
-    ``AREA_MAX_SIDE_PX``, but the short side is kept at ``3 * SSIM_WIN_SIZE`` or more so narrow
-    regions still hold whole SSIM windows.
-    """
-    h, w = mask.shape
+def _area_factor(shape: tuple[int, int]) -> float:
+    """Reduction for the area measures: at least ``AREA_MIN_REDUCTION``, enough for the long
+    side to fit ``AREA_MAX_SIDE_PX``, but never below ``3 * SSIM_WIN_SIZE`` px on the short side
+    (narrow regions keep whole SSIM windows)."""
+    h, w = shape
     factor = max(AREA_MIN_REDUCTION, max(h, w) / AREA_MAX_SIDE_PX)
-    factor = min(factor, max(1.0, min(h, w) / (3 * SSIM_WIN_SIZE)))
-    if factor <= 1.0:
-        return got, want, mask
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    small_got = cv2.resize(got, size, interpolation=cv2.INTER_AREA)
-    small_want = cv2.resize(want, size, interpolation=cv2.INTER_AREA)
-    coverage = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    return small_got, small_want, coverage >= 0.5
+    return min(factor, max(1.0, min(h, w) / (3 * SSIM_WIN_SIZE)))
 
 
-def _block_delta_e(
-    got: np.ndarray, want: np.ndarray, mask: np.ndarray
-) -> tuple[float, float, float, np.ndarray, np.ndarray]:
-    """Colour of ``COLOR_BLOCK_PX`` blocks: (mean ΔE2000, share of blocks changed by more than
-    ``CHANGED_BLOCK_DELTA_E``, mean ΔE2000 of the other blocks, mean Lab of got and of want).
+@dataclass(frozen=True)
+class _BlockColour:
+    delta_e: float
+    changed_fraction: float
+    unchanged_delta_e: float
+    mean_got: np.ndarray
+    mean_want: np.ndarray
 
+
+def _block_colour(
+    got: np.ndarray, want: np.ndarray, coverage: np.ndarray, full_shape: tuple[int, int]
+) -> _BlockColour:
+    """Colour of blocks of ``COLOR_BLOCK_PX`` output pixels, from the reduced pair.
+
+    Mean ΔE2000 between block means, the share of blocks changed by more than
+    ``CHANGED_BLOCK_DELTA_E`` and the mean ΔE2000 of the others, and the mean Lab of each side.
     Blocks count by how much of them lies in the region (at least ``MIN_BLOCK_COVERAGE``).
     """
-    h, w = mask.shape
-    size = (max(1, math.ceil(w / COLOR_BLOCK_PX)), max(1, math.ceil(h / COLOR_BLOCK_PX)))
+    fh, fw = full_shape
+    size = (max(1, math.ceil(fw / COLOR_BLOCK_PX)), max(1, math.ceil(fh / COLOR_BLOCK_PX)))
     block_got = rgb_to_lab(cv2.resize(got, size, interpolation=cv2.INTER_AREA))
     block_want = rgb_to_lab(cv2.resize(want, size, interpolation=cv2.INTER_AREA))
-    coverage = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    keep = coverage >= MIN_BLOCK_COVERAGE
+    block_cover = cv2.resize(coverage, size, interpolation=cv2.INTER_AREA)
+    keep = block_cover >= MIN_BLOCK_COVERAGE
     if not keep.any():
-        keep = coverage > 0
-    weight = coverage[keep].astype(np.float64)
+        keep = block_cover > 0
+    weight = block_cover[keep].astype(np.float64)
     per_block = delta_e_ciede2000(block_got[keep], block_want[keep]).astype(np.float64)
-    local = float(np.average(per_block, weights=weight))
     is_changed = per_block > CHANGED_BLOCK_DELTA_E
-    changed = float(np.average(is_changed, weights=weight))
     unchanged = 0.0
     if not is_changed.all():
         unchanged = float(np.average(per_block[~is_changed], weights=weight[~is_changed]))
-    mean_got = np.average(block_got[keep], axis=0, weights=weight).astype(np.float32)
-    mean_want = np.average(block_want[keep], axis=0, weights=weight).astype(np.float32)
-    return local, changed, unchanged, mean_got, mean_want
+    return _BlockColour(
+        delta_e=float(np.average(per_block, weights=weight)),
+        changed_fraction=float(np.average(is_changed, weights=weight)),
+        unchanged_delta_e=unchanged,
+        mean_got=np.average(block_got[keep], axis=0, weights=weight).astype(np.float32),
+        mean_want=np.average(block_want[keep], axis=0, weights=weight).astype(np.float32),
+    )
 
 
 def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:
@@ -800,8 +822,11 @@ def _finite(value: float, what: str, region: PlacementRegion) -> float:
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
-    """Round half to even and saturate to 0..255, as the renderer's ``np.rint`` + clip."""
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    """Round half to even and saturate to 0..255, as the renderer's ``np.rint`` + clip.
+
+    OpenCV's saturating conversion rounds half to even too, in one pass.
+    """
+    return cv2.convertScaleAbs(cv2.max(values.astype(np.float32, copy=False), 0.0))
 
 
 def _r(value: float) -> float:

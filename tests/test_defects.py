@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from metrics import delta_e_ciede2000, rgb_to_lab
-from sareeflow.defects import DEFECTS, apply_defect, lab_to_rgb
+from sareeflow.defects import DEFECTS, applies_to, apply_defect, lab_to_rgb
 from sareeflow.errors import InvalidInput
 from sareeflow.models import PlacementMap
 from tests.validation_fixture import make_placement, make_s_flat, render
@@ -172,3 +172,24 @@ def test_defects_needing_a_border_refuse_a_pose_without_one(faithful, placement)
 def test_pallu_swap_refuses_a_pose_without_body_cloth(faithful, placement):
     with pytest.raises(InvalidInput, match="body"):
         apply_defect("pallu_swap", faithful, _only(placement, "pallu_drape"), seed=0)
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+@pytest.mark.parametrize(
+    "regions",
+    [
+        ("pleats", "pallu_drape", "waist_border", "hem_border"),
+        ("pleats", "pallu_drape"),
+        ("pallu_drape",),
+        ("pleats",),
+        ("waist_border",),
+    ],
+)
+def test_applies_to_predicts_apply_defect(faithful, placement, name, regions):
+    pose = _only(placement, *regions)
+    kinds = {r.kind for r in pose.regions}
+    if applies_to(name, kinds):
+        assert not np.array_equal(apply_defect(name, faithful, pose, seed=0), faithful)
+    else:
+        with pytest.raises(InvalidInput):
+            apply_defect(name, faithful, pose, seed=0)
