@@ -2,7 +2,7 @@
 
 ``upload``, ``run``, ``demo``, ``validate``, ``status`` and ``gallery`` work on the store
 directly, no server needed (``run`` uses Prefect's ephemeral mode). ``generate`` submits through
-the running stack (``make run``).
+the running stack's API (``make run``), so the job runs on its Prefect deployment.
 
 Exit codes: 0 success, 1 the job or validation failed, 2 bad usage or input, 3 other errors.
 """
@@ -75,6 +75,17 @@ def cmd_demo(args: argparse.Namespace) -> tuple[int, dict]:
     return (EXIT_OK if state["status"] == "success" else EXIT_FAILED), state
 
 
+def cmd_generate(args: argparse.Namespace) -> tuple[int, dict]:
+    from sareeflow.remote import generate_remote
+    from sareeflow.settings import get_settings
+
+    api_url = args.api or get_settings().api_url
+    state = generate_remote(api_url, args.saree_id, args.mode, wait=args.wait)
+    if not args.wait:
+        return EXIT_OK, state
+    return (EXIT_OK if state["status"] == "success" else EXIT_FAILED), state
+
+
 def cmd_status(args: argparse.Namespace) -> tuple[int, dict]:
     from sareeflow.jobs import job_state, reconcile
     from sareeflow.settings import get_settings
@@ -122,7 +133,7 @@ def _print_human(command: str, payload: dict) -> None:
     if command == "upload":
         print(payload["saree_id"])
         return
-    if command in ("run", "demo", "status"):
+    if command in ("run", "demo", "status", "generate"):
         print(f"job {payload['job_id']}  saree {payload['saree_id']}  mode {payload['mode']}")
         print(
             f"status: {payload['status']}  generation: {payload.get('generation')}  retries: {payload['retries']}"
@@ -130,7 +141,11 @@ def _print_human(command: str, payload: dict) -> None:
         if payload.get("error"):
             print(f"error ({payload['error']['category']}): {payload['error']['message']}")
         for pose in payload["poses"]:
-            where = pose.get("output") or ("; ".join(pose.get("reasons") or []) or "-")
+            where = (
+                pose.get("output")
+                or pose.get("image_url")
+                or ("; ".join(pose.get("reasons") or []) or "-")
+            )
             print(
                 f"  {pose['pose']} {pose['label']:<24} {pose['status']:<7} attempts={pose['attempts']}  {where}"
             )
@@ -167,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", "upload + run --mode standard on the bundled sample (or IMAGE)").add_argument(
         "image", nargs="?"
     )
+    generate = add("generate", "submit a job to the running stack (make run) through its API")
+    generate.add_argument("saree_id")
+    generate.add_argument("--mode", required=True, choices=["standard", "extend", "retry_failed"])
+    generate.add_argument("--wait", action="store_true", help="poll until the job ends")
+    generate.add_argument("--api", help="API base URL (default: SAREEFLOW_API_URL)")
     add("status", "print a job's state").add_argument("job_id")
     add("gallery", "print the display state of a saree's 12 poses").add_argument("saree_id")
     validate = add("validate", "re-validate a stored attempt, or another image against it")
@@ -179,6 +199,7 @@ COMMANDS: dict[str, Any] = {
     "upload": cmd_upload,
     "run": cmd_run,
     "demo": cmd_demo,
+    "generate": cmd_generate,
     "status": cmd_status,
     "gallery": cmd_gallery,
     "validate": cmd_validate,

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     )
     flatten_adapter: Literal["local", "http"] = Field("local", description="Flatten adapter.")
     compose_adapter: Literal["local", "http"] = Field("local", description="Compose adapter.")
+    api_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL of the running API, for `sareeflow generate`.",
+    )
     remote_adapter_url: str = Field(
         "", description="Base URL of the remote image service used by the 'http' adapters."
     )

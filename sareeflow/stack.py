@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -109,6 +110,7 @@ class Stack:
         py = sys.executable
         server = self._spawn([py, "-m", "prefect", "server", "start"], out)
         wait_healthy(f"{self.prefect_api_url}/health", timeout_s=90, process=server)
+        runner_started = datetime.now(UTC)
         runner = self._spawn([py, "-m", "sareeflow.stack", "serve"], out)
         api = self._spawn(
             [
@@ -126,31 +128,51 @@ class Stack:
             out,
         )
         wait_healthy(f"{self.api_url}/api/v1/healthz", timeout_s=60, process=api)
-        self._wait_deployments(runner)
+        self._wait_deployments(runner, since=runner_started)
 
-    def _wait_deployments(self, runner: subprocess.Popen, timeout_s: float = 60) -> None:
+    def _wait_deployments(
+        self, runner: subprocess.Popen, *, since: datetime, timeout_s: float = 60
+    ) -> None:
+        """Until this runner has (re-)registered every deployment of prefect.yaml.
+
+        Deployments persist in Prefect's database across restarts, so their mere existence
+        says nothing; their ``updated`` time must be after this runner started.
+        """
+        expected = len(yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text())["deployments"])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if runner.poll() is not None:
                 raise RuntimeError("the deployment runner exited while starting")
             try:
                 response = httpx.post(
-                    f"{self.prefect_api_url}/deployments/filter", json={}, timeout=2
+                    f"{self.prefect_api_url}/deployments/filter",
+                    json={"deployments": {"name": {"any_": ["sareeflow"]}}},
+                    timeout=2,
                 )
-                names = {d["name"] for d in response.json()}
-                if (
-                    response.status_code == 200
-                    and len(response.json()) >= 3
-                    and names == {"sareeflow"}
-                ):
+                fresh = [
+                    d
+                    for d in response.json()
+                    if datetime.fromisoformat(d["updated"].replace("Z", "+00:00")) >= since
+                ]
+                if len(fresh) >= expected:
                     return
             except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 pass
-            time.sleep(0.5)
+            time.sleep(0.25)
         raise RuntimeError("deployments were not served in time")
 
     def _spawn(self, cmd: list[str], out) -> subprocess.Popen:
-        process = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=self.env, stdout=out, stderr=out)
+        # Own session: a terminal's Ctrl-C reaches only the supervisor, which then stops the
+        # children one by one in reverse order instead of all at once.
+        process = subprocess.Popen(
+            cmd,
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=_default_sigint,
+        )
         self.processes.append(process)
         return process
 
@@ -167,16 +189,25 @@ class Stack:
         self.processes.clear()
 
 
+def _default_sigint() -> None:
+    # A shell's background job starts with SIGINT ignored; children must still obey it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the stack the same way as Ctrl-C
 
 
 def main() -> int:
     if sys.argv[1:] == ["serve"]:
-        serve_deployments()
+        try:
+            serve_deployments()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C / the supervisor's SIGINT: a normal stop
         return 0
     stack = Stack()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         stack.start()
         print(

@@ -76,6 +76,11 @@ SEGMENT_LINK_DISTANCE = 6.0
 """Segments whose descriptor medians differ by less than this look alike."""
 SEGMENT_STEP_DISTANCE = 4.0
 """Largest step between perimeter neighbours when following the backdrop around the margin."""
+SEGMENT_CORRELATED_PX = 10.0
+"""Pixels per independent sample in a segment (the feature blur and texture window correlate
+neighbours)."""
+SEGMENT_SIGNIFICANCE = 3.0
+"""Segment differences below this many standard errors of their medians are ignored."""
 SAMPLE_TRIM_DISTANCE = 10.0
 """Backdrop samples whose descriptor is farther than this from their segment's median are
 dropped (the cloth's pixels in a segment its edge crosses)."""
@@ -208,8 +213,8 @@ def segment_cloth(rgb: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, f
     feats = _features(small)
     desc = _descriptors(feats)
     segments = _margin_segments(small.shape[:2])
-    medians = np.array([np.median(desc[s].reshape(-1, desc.shape[-1]), axis=0) for s in segments])
-    chosen = _backdrop_segments(medians)
+    medians, scatter = _segment_statistics(desc, segments)
+    chosen = _backdrop_segments(medians, scatter)
     coverage = len(chosen) / len(segments)
     if coverage <= BACKDROP_MAJORITY:
         return _full_frame(rgb.shape[:2], coverage)
@@ -315,7 +320,26 @@ def _margin_segments(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
     return top + right + bottom[::-1] + left[::-1]
 
 
-def _backdrop_segments(medians: np.ndarray) -> list[int]:
+def _segment_statistics(
+    desc: np.ndarray, segments: list[tuple[slice, slice]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per margin segment: the median descriptor and the standard error of that median.
+
+    The standard error (robust spread / √ effective samples) keeps a very noisy surface from
+    looking like many different ones just because its medians wander.
+    """
+    medians, scatter = [], []
+    for sl in segments:
+        values = desc[sl].reshape(-1, desc.shape[-1])
+        med = np.median(values, axis=0)
+        spread = 1.4826 * np.median(np.abs(values - med), axis=0)
+        n_eff = max(len(values) / SEGMENT_CORRELATED_PX, 1.0)
+        medians.append(med)
+        scatter.append(1.2533 * float(np.linalg.norm(spread)) / np.sqrt(n_eff))
+    return np.array(medians), np.array(scatter)
+
+
+def _backdrop_segments(medians: np.ndarray, scatter: np.ndarray) -> list[int]:
     """Indices of the margin segments that show the backdrop.
 
     The seed is the margin's medoid (smallest median distance to the other segments): typical of
@@ -324,6 +348,10 @@ def _backdrop_segments(medians: np.ndarray) -> list[int]:
     No chaining through far look-alikes: a segment half cloth half backdrop cannot bridge them.
     """
     dist = np.linalg.norm(medians[:, None, :] - medians[None, :, :], axis=2)
+    # a difference is only meaningful beyond the medians' own uncertainty (the steadier of the
+    # two segments sets it, so a segment straddling a cloth edge cannot widen the link)
+    noise = SEGMENT_SIGNIFICANCE * np.sqrt(2.0) * np.minimum(scatter[:, None], scatter[None, :])
+    dist = np.maximum(dist - noise, 0.0)
     seed = int(np.argmin(np.median(dist, axis=1)))
     member = dist[seed] < SEGMENT_LINK_DISTANCE
     n = len(medians)
