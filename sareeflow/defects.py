@@ -168,7 +168,10 @@ def hue_rotation(
 def pattern_loss(
     image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
 ) -> np.ndarray:
-    """Smear the body regions' pattern: a Gaussian blur kept inside each region.
+    """Smear the body regions' pattern: a Gaussian blur of the cloth kept inside each region.
+
+    The cloth is blurred under its fold shading (divided out first, put back after), as a
+    generator that loses the weave still draws the drape's light.
 
     The blur is ``PATTERN_BLUR_SIGMA_FLAT_PX`` S_flat pixels wide (times severity), converted to
     output pixels with the region's cloth scale, and never below ``PATTERN_BLUR_SIGMA_PX``: a
@@ -182,11 +185,12 @@ def pattern_loss(
     for region in regions:
         scale = _cloth_scale(placement, region)
         sigma = max(PATTERN_BLUR_SIGMA_PX, PATTERN_BLUR_SIGMA_FLAT_PX * scale) * severity
-        view, mask, _ = _view(image, placement, region)
+        view, mask, shading = _view(image, placement, region)
+        shade = np.maximum(shading, SHADING_FLOOR)[..., None]
+        cloth = view.astype(np.float32) / shade * mask[..., None]
         weight = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
-        summed = cv2.GaussianBlur(view.astype(np.float32) * mask[..., None], (0, 0), sigma)
-        blurred = summed / np.maximum(weight, 1e-6)[..., None]
-        view[mask] = np.clip(np.rint(blurred[mask]), 0, 255).astype(np.uint8)
+        blurred = cv2.GaussianBlur(cloth, (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+        view[mask] = np.clip(np.rint((blurred * shade)[mask]), 0, 255).astype(np.uint8)
     return image
 
 

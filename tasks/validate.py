@@ -70,6 +70,13 @@ MIN_BLOCK_COVERAGE = 0.5
 """A colour block takes part in the ΔE mean when at least this fraction of it is in the region."""
 SSIM_WIN_SIZE = 7
 """SSIM window side (px at the reduced resolution), scikit-image's default."""
+SSIM_SIGMA_PX = 1.5
+"""Gaussian window of SSIM (Wang et al. 2004), also used to find where the cloth has structure."""
+STRUCTURE_STD_LEVELS = 6.0
+"""Local luma std (grey levels, at the area resolution) above which cloth shows structure:
+motif edges reach tens of levels, weave noise stays at 1-3 after the area reduction."""
+STRUCTURE_MIN_FRACTION = 0.02
+"""Below this share of structured pixels a region is plain, and SSIM uses all of it."""
 PATTERN_MIN_SIDE_PX = 16
 """Smallest side :func:`metrics.pattern_similarity` accepts (px); thinner crops are padded."""
 COLOUR_FIT_SAMPLES = 20_000
@@ -92,11 +99,14 @@ BORDER_SEARCH_WIDTHS = 1.25
 BORDER_SEARCH_EXTRA_PX = 12
 """The border check crops ``1.25 * width + 12`` px around a border's bbox: the reach of
 :func:`metrics.border_continuity` (band + context ``max(4, w/4)`` + search ``max(8, w/2)``)."""
+BORDER_END_TRIM = 0.5
+"""The border check skips half a band width of path at each end: there the region's outline
+cuts the band, and cross-profiles see the cut rather than the border."""
 BORDER_MISSING_CONTINUITY = 0.15
 """At or below this continuity a border is reported missing rather than distorted."""
 OTHER_CLOTH_RATIO = 0.5
 """A region shows another part's cloth when its mean colour is less than half as far (ΔE2000)
-from that part's colour as from its own."""
+from that part's colour in the output as from its own expected colour."""
 CHANGED_BLOCK_DELTA_E = 10.0
 """ΔE2000 above which a colour block shows different cloth, not a tint."""
 LOCAL_CHANGE_FRACTION = 0.5
@@ -336,12 +346,13 @@ def measure_area(item: RegionPixels) -> Measures:
     if not small_mask.any():
         small_mask = item.coverage > 0
     luma_got, luma_want = colour_invariant_luma(item.got, item.want, small_mask)
+    win = _window(small_mask.shape)
     ssim = structural_similarity(
         luma_got,
         luma_want,
         data_range=255.0,
-        mask=small_mask,
-        win_size=_window(small_mask.shape),
+        mask=structured_mask(luma_want, small_mask, win),
+        win_size=win,
     )
     pattern = _pattern(luma_got, luma_want, small_mask)
     colour = _block_colour(item.got, item.want, item.coverage, item.mask.shape)
@@ -401,7 +412,8 @@ def measure_border(
     r = max(BORDER_CONTEXT_PX, int(round(width * BORDER_CONTEXT_WIDTHS)))
     near = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     inside = (band > 0) | ((near > 0) & trusted[y0:y1, x0:x1])
-    path = np.asarray(region.border_path or [], np.float64) - (x0, y0)
+    path = _trim_path(np.asarray(region.border_path or [], np.float64), width * BORDER_END_TRIM)
+    path = path - (x0, y0)
 
     factor = min(BORDER_MAX_REDUCTION, max(1.0, width / BORDER_MIN_WIDTH_PX))
     if factor > 1.0:
@@ -421,6 +433,26 @@ def measure_border(
     if factor > 1.0:
         result = result.model_copy(update={"max_offset_px": result.max_offset_px * factor})
     return result
+
+
+def structured_mask(luma: np.ndarray, mask: np.ndarray, win: int) -> np.ndarray:
+    """Where SSIM should be averaged: the region's pixels near expected structure.
+
+    Mean SSIM over a region of sparse motifs is dominated by the plain ground between them,
+    where a blurred output and the expected cloth agree; so SSIM is averaged where the
+    expected luma has local contrast (std ≥ ``STRUCTURE_STD_LEVELS`` over SSIM's Gaussian
+    window), grown by the window so the metric's own erosion keeps those pixels. On cloth
+    with too little such structure (plain weave) the whole region is used.
+    """
+    values = luma.astype(np.float32)
+    mean = cv2.GaussianBlur(values, (0, 0), SSIM_SIGMA_PX)
+    square = cv2.GaussianBlur(values * values, (0, 0), SSIM_SIGMA_PX)
+    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    structure = ((std >= STRUCTURE_STD_LEVELS) & mask).astype(np.uint8)
+    if np.count_nonzero(structure) < STRUCTURE_MIN_FRACTION * np.count_nonzero(mask):
+        return mask
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * win + 1, 2 * win + 1))
+    return (cv2.dilate(structure, grow) > 0) & mask
 
 
 def colour_invariant_luma(
@@ -443,17 +475,15 @@ def colour_invariant_luma(
 
 # ------------------------------------------------------------------------------ judging
 PartColours = dict[str, tuple[float, float, float]]
-"""Expected mean CIELAB colour of each part visible in the pose."""
+"""Mean CIELAB colour of each part visible in the pose, as the output shows it."""
 
 
 def part_colours(regions: list[PlacementRegion], measures: list[Measures]) -> PartColours:
-    """Pixel-weighted expected mean colour of each part over the regions that show it."""
+    """Pixel-weighted mean colour of each part in the output, over the regions that show it."""
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     for region, m in zip(regions, measures, strict=True):
-        sums[region.part] = (
-            sums.get(region.part, np.zeros(3)) + np.asarray(m.expected_lab) * m.pixels
-        )
+        sums[region.part] = sums.get(region.part, np.zeros(3)) + np.asarray(m.mean_lab) * m.pixels
         counts[region.part] = counts.get(region.part, 0) + m.pixels
     return {
         part: tuple(float(v) for v in total / max(counts[part], 1)) for part, total in sums.items()
@@ -463,12 +493,13 @@ def part_colours(regions: list[PlacementRegion], measures: list[Measures]) -> Pa
 def other_cloth(
     region: PlacementRegion, m: Measures, colours: PartColours
 ) -> tuple[str, float] | None:
-    """The other part whose colour the region shows, if it is much nearer than its own.
+    """The other part whose cloth the region shows, if its colour is much nearer than its own.
 
-    Returns ``(part, ΔE2000 to it)`` when the output's mean colour is less than
-    ``OTHER_CLOTH_RATIO`` times as far from another visible part's expected colour as from the
-    region's own (a pallu painted with body cloth, a border replaced by the body beside it),
-    else ``None``. A tint or a partial change stays nearer its own colour.
+    Returns ``(part, ΔE2000)`` when the region's colour in the output is less than
+    ``OTHER_CLOTH_RATIO`` times as far from another visible part's colour *in the output* as
+    from the region's own expected colour (a pallu painted with body cloth, a border replaced
+    by the body beside it), else ``None``. Comparing with the other parts as the output shows
+    them keeps a cast over the whole image from looking like a swap: both sides move with it.
     """
     own = {"border_top", "border_bottom"} if region.part.startswith("border") else {region.part}
     best: tuple[str, float] | None = None
@@ -680,6 +711,22 @@ def _limits_for(region: PlacementRegion, thresholds: ValidationThresholds) -> Re
     return {"body": thresholds.body, "border": thresholds.border, "pallu": thresholds.pallu}[
         region.kind
     ]
+
+
+def _trim_path(path: np.ndarray, trim: float) -> np.ndarray:
+    """The polyline without ``trim`` px of arc length at each end (unchanged if too short)."""
+    if len(path) < 2:
+        return path
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))])
+    length = float(arc[-1])
+    if length <= 4 * trim or trim <= 0:
+        return path
+    keep = (arc > trim) & (arc < length - trim)
+    ends = [
+        [np.interp(t, arc, path[:, 0]), np.interp(t, arc, path[:, 1])]
+        for t in (trim, length - trim)
+    ]
+    return np.vstack([ends[0], path[keep], ends[1]])
 
 
 def _affine_colour_fit(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
