@@ -9,11 +9,12 @@ A saree laid flat photographs as a quadrilateral: a rectangle seen in perspectiv
 2. **Homography** of that quad onto an axis-aligned rectangle whose sides are the mean lengths
    of the quad's opposite sides (long side ≤ ``settings.work_max_side_px``), long side
    horizontal. The corner order keeps the photo's handedness: the cloth is never mirrored.
-3. **Even light that keeps true colour.** Light varies slowly; the cloth's design changes in
-   steps. The gradient of log-luma, with every step larger than light could make removed, is
-   fitted by the gradient of a smooth polynomial surface (a robust, least-squares Retinex);
-   the surface is divided out of R, G and B alike (hue kept), normalised so that the well-lit
-   part of the cloth (``ILLUM_REFERENCE_PERCENTILE``) keeps its colour.
+3. **Even light that keeps true colour.** The design is a handful of colours; light is one
+   smooth field over all of them. Pixels are grouped by light-invariant colour, mixed pixels at
+   design edges dropped, and ``log(intensity) = albedo[group] + s(x, y)`` is solved by robust
+   least squares with ``s`` a low-order polynomial. ``exp(s)`` is divided out of R, G and B
+   alike (hue kept), normalised so that the cloth's median light keeps its colour (the absolute
+   light level is not observable in a photo; a camera exposes for the subject's average).
 4. **Canonical orientation.** The pallu is the end whose colour distribution differs most from
    the middle of the cloth (rows between the borders). If it is on the left, the image turns
    180° (a pure index flip, no resampling).
@@ -67,23 +68,11 @@ POOR_FILL_RATIO = 0.93
 """Mask area / quad area below this also means the outline is far from a quad."""
 
 # ---------------------------------------------------------------- illumination
-ILLUM_ANALYSIS_SIDE_PX = 384
+ILLUM_ANALYSIS_SIDE_PX = 256
 """Long side (px) at which the light field is estimated."""
 ILLUM_BLUR_SIGMA_PX = 1.0
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
-"""Rec. 601 luma weights, applied to log R, G, B: light scales all three alike."""
-ILLUM_EDGE_STEP = 0.03
-"""Log-luma change per analysis pixel above which a gradient is a design edge, not light
-(light varying by 40 % across the cloth changes log-luma by about 0.001 per pixel)."""
-ILLUM_PATCH_PX = 5
-"""Window (analysis px) of the local standard deviation that tells plain stretches."""
-ILLUM_PLAIN_FACTOR = 2.0
-ILLUM_PLAIN_FLOOR = 0.002
-"""A stretch is plain when its local std of log-luma is ≤ factor × the noise floor + floor."""
 ILLUM_CLIPPED_LEVEL = 250
 """8-bit level from which a channel counts as clipped (no light information left)."""
-ILLUM_EDGE_CLEARANCE_PX = 3
-"""Gradients within this distance (analysis px) of a design edge are left out too."""
 ILLUM_GROUPS = 10
 """Colour groups of the design (k-means); more than a saree has colours, so no two merge."""
 ILLUM_CHROMA_UNIT = 0.02
@@ -95,6 +84,8 @@ ILLUM_PURITY_FACTOR = 1.5
 """Pixels farther than this × their group's median distance from its centre are mixtures."""
 ILLUM_MIN_GROUP_SHARE = 0.01
 ILLUM_MAX_CLUSTER_SAMPLES = 8000
+ILLUM_MAX_FIT_SAMPLES = 20000
+"""Pixels (evenly strided) in the light regression: ample for a 15-term polynomial."""
 ILLUM_DARK_LEVEL = 8
 """8-bit level below which a channel is too dark (log noise) to measure light."""
 ILLUM_POLY_DEGREE = 4
@@ -431,7 +422,9 @@ def estimate_light(rgb: np.ndarray) -> np.ndarray:
     margin_x = max(1, round(ILLUM_BORDER_FRACTION * sw))
     margin_y = max(1, round(ILLUM_BORDER_FRACTION * sh))
     inside = (xx >= margin_x) & (xx < sw - margin_x) & (yy >= margin_y) & (yy < sh - margin_y)
-    usable = inside & (small.max(axis=2) < ILLUM_CLIPPED_LEVEL) & (small.min(axis=2) > ILLUM_DARK_LEVEL)
+    usable = (
+        inside & (small.max(axis=2) < ILLUM_CLIPPED_LEVEL) & (small.min(axis=2) > ILLUM_DARK_LEVEL)
+    )
     if np.count_nonzero(usable) < MIN_ILLUM_SAMPLES:
         return np.zeros((h, w), np.float32)
     feats = np.dstack([chroma / ILLUM_CHROMA_UNIT, log_i[..., None] / ILLUM_LOG_UNIT])[usable]
@@ -446,18 +439,20 @@ def estimate_light(rgb: np.ndarray) -> np.ndarray:
             pure |= members & (dist <= ILLUM_PURITY_FACTOR * np.median(dist[members]))
     if np.count_nonzero(pure) < MIN_ILLUM_SAMPLES:
         return np.zeros((h, w), np.float32)
-    u = (xx[usable][pure] + 0.5) / sw - 0.5
-    v = (yy[usable][pure] + 0.5) / sh - 0.5
-    groups = np.unique(labels[pure], return_inverse=True)[1]
+    chosen = np.flatnonzero(pure)
+    chosen = chosen[:: max(1, len(chosen) // ILLUM_MAX_FIT_SAMPLES)]
+    u = (xx[usable][chosen] + 0.5) / sw - 0.5
+    v = (yy[usable][chosen] + 0.5) / sh - 0.5
+    groups = np.unique(labels[chosen], return_inverse=True)[1]
     terms = _poly_terms(ILLUM_POLY_DEGREE)
     poly = np.stack([u**i * v**j for i, j in terms], axis=1)
     onehot = np.zeros((len(u), int(groups.max()) + 1))
     onehot[np.arange(len(u)), groups] = 1.0
     design = np.hstack([poly, onehot])
-    target = log_i[usable][pure].astype(np.float64)
+    target = log_i[usable][chosen].astype(np.float64)
     prior = np.concatenate([np.full(len(terms), 1.0), np.zeros(onehot.shape[1])])
-    weights = np.ones_like(target)
-    coef = np.linalg.lstsq(design, target, rcond=None)[0]
+    gram = design.T @ design
+    coef = np.linalg.solve(gram + 1e-9 * np.trace(gram) * np.eye(len(gram)), design.T @ target)
     for _ in range(ILLUM_IRLS_ITERATIONS):
         resid = design @ coef - target
         sigma = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), 1e-4)
@@ -514,7 +509,9 @@ def pallu_end(rgb: np.ndarray) -> tuple[str, float]:
     )
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     sh, sw = lab.shape[:2]
-    rows = slice(int(ORIENT_ROWS[0] * sh), max(int(ORIENT_ROWS[1] * sh), int(ORIENT_ROWS[0] * sh) + 1))
+    rows = slice(
+        int(ORIENT_ROWS[0] * sh), max(int(ORIENT_ROWS[1] * sh), int(ORIENT_ROWS[0] * sh) + 1)
+    )
 
     def cols(a: float, b: float) -> slice:
         return slice(int(a * sw), max(int(b * sw), int(a * sw) + 1))

@@ -7,17 +7,36 @@ Wiring only: stages live in ``tasks/``. Each flow runs one job:
 2. the saree's ``run`` flock is held from ``job_started`` to ``job_finished``, so a job whose
    process died is recognisable (running, lock free) and becomes ``failed: crashed``;
 3. generation N+1 is claimed; S_clean/S_flat/parts are prepared once per saree and reused;
-4. poses run concurrently as retrying Prefect tasks; the generation's retry log and metrics
-   are written; the job ends ``success`` only if every pose passed.
+4. poses run concurrently as retrying Prefect tasks; the generation's retry log (JSON and
+   Markdown), contact sheet and metrics are written; the job ends ``success`` only if every
+   pose passed.
+
+For operators (issue 7): runs are named by mode and saree (tasks by stage, or ``pose-PP``
+whose Prefect retries are the attempts), tagged ``saree:``/``mode:``/``job:``; every step logs
+one JSON line (``sareeflow.joblog``) to ``jobs/<id>/log.jsonl`` and to Prefect; the Prefect
+artifacts (per-pose checks and attempts, job progress, summary) are in ``flows/artifacts.py``.
 """
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, runtime
+import json
+import time
+
+from prefect import flow, runtime, tags
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.artifacts import (
+    JobProgress,
+    best_effort,
+    publish_pose_artifacts,
+    publish_summary,
+    run_tags,
+    tag_flow_run,
+)
+from sareeflow.contact_sheet import SheetTile, contact_sheet_png
 from sareeflow.errors import SareeflowError, ValidationFailed, user_safe
 from sareeflow.imaging import decode_png
+from sareeflow.joblog import JobLog, render_retry_log_md
 from sareeflow.jobs import JobState, admit_job, job_state, mark_failed, poses_to_run
 from sareeflow.models import PartsInfo
 from sareeflow.placement import build_placement
@@ -40,14 +59,18 @@ def run_job(saree_id: str, mode: str, job_id: str | None = None) -> dict:
     state = job_state(store, job_id)
     if state.saree_id != saree_id or state.mode != mode:
         raise SareeflowError("The job does not belong to this saree and mode.")
+    log = JobLog(store, job_id, saree_id, mode=mode)
+    labels = run_tags(saree_id, mode, job_id)
     if flow_run_id := runtime.flow_run.id:
         store.append_event(job_id, {"type": "flow_run_linked", "flow_run_id": str(flow_run_id)})
+        best_effort("flow run tags", lambda: tag_flow_run(flow_run_id, labels), log)
     try:
-        with store.lock(saree_id, "run", blocking=False):
+        with tags(*labels), store.lock(saree_id, "run", blocking=False):
             if not job_state(store, job_id).terminal:
-                _execute_locked(store, settings, job_id, saree_id, mode)
+                _execute_locked(store, settings, log)
     except SareeflowError as exc:  # Conflict on the lock: the job never started
         if not job_state(store, job_id).terminal:
+            log.error("job_refused", f"job not started: {exc.message}", category=exc.category)
             mark_failed(store, job_id, exc.category, exc.message)
         raise
     final = job_state(store, job_id)
@@ -57,18 +80,22 @@ def run_job(saree_id: str, mode: str, job_id: str | None = None) -> dict:
     return final.model_dump(mode="json")
 
 
-def _execute_locked(
-    store: Store, settings: Settings, job_id: str, saree_id: str, mode: str
-) -> None:
+def _execute_locked(store: Store, settings: Settings, log: JobLog) -> None:
     """Everything between job_started and job_finished; any error ends the job failed."""
-    logger = get_run_logger()
+    job_id, saree_id, mode = log.job_id, log.saree_id, str(log.mode)
+    started = time.monotonic()
     try:
         poses = poses_to_run(store, saree_id, mode)
         generation = store.new_generation(saree_id)
+        log = log.bind(generation=generation)
         store.append_event(
             job_id, {"type": "job_started", "generation": generation, "poses": list(poses)}
         )
-        logger.info("job %s: %s generation %d, poses %s", job_id, mode, generation, ",".join(poses))
+        log.info(
+            "job_started",
+            f"{mode} job started: generation {generation}, poses {', '.join(poses)}",
+            poses=list(poses),
+        )
         store.write_json(
             saree_id,
             f"generations/{generation:04d}/generation.json",
@@ -76,35 +103,66 @@ def _execute_locked(
             kind="generation",
             generation=generation,
         )
-        prepared = latest_prepared(store, saree_id) or _prepare(
-            store, settings, job_id, saree_id, generation
+        progress = JobProgress(log, len(poses))
+        prepared = latest_prepared(store, saree_id)
+        if prepared is None:
+            prepared = _prepare(store, settings, log)
+        else:
+            log.info(
+                "prepared_reused",
+                f"reusing S_clean, S_flat and parts of generation {prepared.generation}",
+                prepared_generation=prepared.generation,
+            )
+        outcomes = _run_poses(store, settings, log, poses, prepared, progress)
+        _finish_generation(store, settings, log, prepared, outcomes)
+        final = job_state(store, job_id)
+        log.bind(stage=None).log(
+            "info" if final.status == "success" else "warning",
+            "job_finished",
+            f"{mode} job {final.status}"
+            + (f": {final.error.message}" if final.error else "")
+            + f" ({time.monotonic() - started:.1f} s)",
+            status=final.status,
+            retries=final.retries,
+            duration_s=round(time.monotonic() - started, 3),
         )
-        outcomes = _run_poses(store, settings, job_id, saree_id, generation, poses, prepared)
-        _finish_generation(store, job_id, saree_id, mode, generation, prepared, outcomes)
     except Exception as exc:  # noqa: BLE001 - every failure must end the job, categorised
         category, message = user_safe(exc)
-        logger.error("job %s failed (%s): %r", job_id, category, exc)
+        log.error("job_failed", f"job failed ({category}): {exc!r}", category=category)
         mark_failed(store, job_id, category, message)
         if not isinstance(exc, SareeflowError):
             raise
 
 
-def _prepare(
-    store: Store, settings: Settings, job_id: str, saree_id: str, generation: int
-) -> PreparedRef:
+def _stage(store: Store, log: JobLog, stage: str) -> JobLog:
+    """Record a stage's start in the job's events and log; returns the log bound to it."""
+    store.append_event(log.job_id, {"type": "stage_started", "stage": stage})
+    staged = log.bind(stage=stage)
+    staged.info("stage_started", f"stage {stage} started")
+    return staged
+
+
+def _prepare(store: Store, settings: Settings, log: JobLog) -> PreparedRef:
     """isolate → flatten → extract, once per saree; the marker is written last."""
+    saree_id, generation = log.saree_id, int(log.generation or 0)
     saree = store.require_saree(saree_id)
     upload_sha = store.artifact(saree_id, saree.original_path).sha256
     image = decode_png(store.read_bytes(saree_id, saree.normalized_path))
     records = {}
-    store.append_event(job_id, {"type": "stage_started", "stage": "isolate"})
-    s_clean, isolate_records = isolate_task(settings, saree_id, generation, image)
+    _stage(store, log, "isolate")
+    s_clean, isolate_records = isolate_task.with_options(task_run_name="isolate")(
+        settings, saree_id, generation, image
+    )
     records.update(isolate_records)
-    store.append_event(job_id, {"type": "stage_started", "stage": "flatten"})
-    s_flat, flatten_records = flatten_task(settings, saree_id, generation, s_clean, upload_sha)
+    _stage(store, log, "flatten")
+    s_flat, flatten_records = flatten_task.with_options(task_run_name="flatten")(
+        settings, saree_id, generation, s_clean, upload_sha
+    )
     records.update(flatten_records)
-    store.append_event(job_id, {"type": "stage_started", "stage": "extract"})
-    records.update(extract_task(settings, saree_id, generation, s_flat))
+    _stage(store, log, "extract")
+    records.update(
+        extract_task.with_options(task_run_name="extract")(settings, saree_id, generation, s_flat)
+    )
     prepared = PreparedRef(
         generation=generation,
         files={name: record.path for name, record in records.items()},
@@ -123,20 +181,21 @@ def _prepare(
 def _run_poses(
     store: Store,
     settings: Settings,
-    job_id: str,
-    saree_id: str,
-    generation: int,
+    log: JobLog,
     poses: tuple[str, ...],
     prepared: PreparedRef,
+    progress: JobProgress,
 ) -> dict[str, AttemptOutcome | None]:
     """Compose + validate every pose concurrently; returns each pose's last attempt."""
-    store.append_event(job_id, {"type": "stage_started", "stage": "compose"})
+    job_id, saree_id, generation = log.job_id, log.saree_id, int(log.generation or 0)
+    log = _stage(store, log, "compose")
     saree = store.require_saree(saree_id)
     s_flat = decode_png(store.read_bytes(saree_id, prepared.path("s_flat")))
     parts = PartsInfo.model_validate(store.read_json(saree_id, prepared.path("parts")))
     job = PoseJob(
         job_id=job_id,
         saree_id=saree_id,
+        mode=log.mode,
         generation=generation,
         upload_sha256=store.artifact(saree_id, saree.original_path).sha256,
         s_flat_path=prepared.path("s_flat"),
@@ -151,15 +210,15 @@ def _run_poses(
         )
         record = store.write_artifact(
             saree_id,
-            f"{pose_dir(generation, pose)}/placement.npz",
-            placement.to_npz_bytes(),
+            f"{pose_dir(generation, pose)}/placement.json",
+            _placement_json(placement),
             kind="placement",
             generation=generation,
             pose=pose,
         )
         futures[pose] = task.submit(settings, job, pose, s_flat, placement, record.sha256)
     outcomes: dict[str, AttemptOutcome | None] = {}
-    for pose, future in futures.items():
+    for done, (pose, future) in enumerate(futures.items(), start=1):
         future.wait()
         attempts = earlier_attempts(store, saree_id, generation, pose)
         last = attempts[-1] if attempts else None
@@ -188,20 +247,58 @@ def _run_poses(
             },
         )
         outcomes[pose] = outcome
+        _report_pose(log, settings, catalogue.poses[pose].label, pose, passed, attempts, future)
+        progress.update(done)
     return outcomes
+
+
+def _report_pose(
+    log: JobLog,
+    settings: Settings,
+    label: str,
+    pose: str,
+    passed: bool,
+    attempts: list[dict],
+    future,
+) -> None:
+    """A finished pose's log line and its Prefect artifacts (attached to its task run)."""
+    generation = int(log.generation or 0)
+    pose_log = log.bind(pose=pose, attempt=len(attempts) or None)
+    pose_log.log(
+        "info" if passed else "warning",
+        "pose_finished",
+        f"pose {pose} ({label}) {'passed' if passed else 'failed'} after {len(attempts)} "
+        f"attempt{'s' if len(attempts) != 1 else ''}",
+        status="passed" if passed else "failed",
+        attempts=len(attempts),
+    )
+    publish_pose_artifacts(
+        pose_log,
+        api_url=settings.api_url,
+        generation=generation,
+        pose=pose,
+        label=label,
+        passed=passed,
+        attempts=attempts,
+        attempt_dirs={
+            int(r["attempt"]): f"{pose_dir(generation, pose)}/attempt-{r['attempt']}"
+            for r in attempts
+        },
+        task_run_id=getattr(future, "task_run_id", None),
+    )
 
 
 def _finish_generation(
     store: Store,
-    job_id: str,
-    saree_id: str,
-    mode: str,
-    generation: int,
+    settings: Settings,
+    log: JobLog,
     prepared: PreparedRef,
     outcomes: dict[str, AttemptOutcome | None],
 ) -> None:
-    """Write the retry log and the generation's metrics, then end the job."""
-    store.append_event(job_id, {"type": "stage_started", "stage": "finalize"})
+    """Write the retry log, contact sheet and the generation's metrics, then end the job."""
+    job_id, saree_id, mode = log.job_id, log.saree_id, str(log.mode)
+    generation = int(log.generation or 0)
+    log = _stage(store, log, "finalize")
     catalogue = load_catalogue()
     prefix = f"generations/{generation:04d}"
     retry_log = []
@@ -239,6 +336,11 @@ def _finish_generation(
         kind="retry_log",
         **meta,
     )
+    retry_md = render_retry_log_md(generation, mode, retry_log, summary)
+    store.write_artifact(
+        saree_id, f"{prefix}/retry_log.md", retry_md.encode(), kind="retry_log_md", **meta
+    )
+    sheet = _write_contact_sheet(store, settings, log, outcomes, summary)
     all_passed = bool(outcomes) and all(o is not None and o.passed for o in outcomes.values())
     store.write_json(
         saree_id,
@@ -255,6 +357,16 @@ def _finish_generation(
         kind="generation_metrics",
         **meta,
     )
+    log.info(
+        "generation_written",
+        f"generation {generation}: retry log, contact sheet and metrics written",
+        retry_log=f"{prefix}/retry_log.md",
+        contact_sheet=sheet,
+    )
+    publish_summary(
+        log, api_url=settings.api_url, generation=generation, contact_sheet=sheet,
+        retry_log_md=retry_md,
+    )  # fmt: skip
     failed = [pose for pose, entry in summary.items() if not entry["pass"]]
     if failed:
         store.append_event(
@@ -271,11 +383,54 @@ def _finish_generation(
         store.append_event(job_id, {"type": "job_finished", "status": "success"})
 
 
+def _write_contact_sheet(
+    store: Store,
+    settings: Settings,
+    log: JobLog,
+    outcomes: dict[str, AttemptOutcome | None],
+    summary: dict[str, dict],
+) -> str:
+    """``generations/NNNN/contact_sheet.png``: every pose's latest image with its verdict."""
+    saree_id, generation = log.saree_id, int(log.generation or 0)
+    tiles = []
+    for pose, outcome in outcomes.items():
+        image = None
+        if outcome is not None:
+            try:
+                image = decode_png(store.read_bytes(saree_id, outcome.output))
+            except (SareeflowError, ValueError):  # an attempt cut short has no image
+                image = None
+        entry = summary[pose]
+        tiles.append(
+            SheetTile(
+                pose=pose,
+                label=entry["label"],
+                passed=entry["pass"],
+                attempts=entry["attempts"],
+                image=image,
+                note=", ".join(k.replace("_", " ") for k in outcome.failures) if outcome else "",
+            )
+        )
+    passed = sum(tile.passed for tile in tiles)
+    png = contact_sheet_png(
+        tiles,
+        title=f"Generation {generation:04d} - {log.mode} - {passed}/{len(tiles)} poses passed",
+        compression=settings.png_compression,
+    )
+    relpath = f"generations/{generation:04d}/contact_sheet.png"
+    store.write_artifact(saree_id, relpath, png, kind="contact_sheet", generation=generation)
+    return relpath
+
+
 def _sha_or_none(store: Store, saree_id: str, relpath: str) -> str | None:
     try:
         return store.artifact(saree_id, relpath).sha256
     except SareeflowError:
         return None
+
+
+def _placement_json(placement) -> bytes:
+    return (json.dumps(placement.record(), indent=2, sort_keys=True) + "\n").encode()
 
 
 def _runner() -> ThreadPoolTaskRunner:

@@ -18,15 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from sareeflow.errors import SareeflowError, user_safe
+from sareeflow.progress import ProgressLine, progress_wanted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
 
-def _quiet_prefect_defaults() -> None:
-    """Offline-friendly Prefect defaults for one-shot CLI runs (the user's env wins)."""
+def _quiet_prefect_defaults(progress: bool = False) -> None:
+    """Offline-friendly Prefect defaults for one-shot CLI runs (the user's env wins).
+
+    With a progress bar Prefect's console stays silent (its lines would cut through the bar);
+    the bar prints each failed attempt and finished pose itself, and the job's full log is in
+    ``jobs/<id>/log.jsonl``. Must run before Prefect is first imported.
+    """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL" if progress else "WARNING")
 
 
 def sample_image_path() -> Path:
@@ -49,29 +55,42 @@ def cmd_upload(args: argparse.Namespace) -> tuple[int, dict]:
 
 
 def cmd_run(args: argparse.Namespace) -> tuple[int, dict]:
-    state = run_mode(args.saree_id, args.mode)
+    state = run_mode(args.saree_id, args.mode, progress=progress_wanted(args.json))
     return (EXIT_OK if state["status"] == "success" else EXIT_FAILED), state
 
 
-def run_mode(saree_id: str, mode: str) -> dict:
-    """Admit a job and run its flow in this process; returns the final job state for output."""
-    _quiet_prefect_defaults()
+def run_mode(saree_id: str, mode: str, *, progress: bool = False) -> dict:
+    """Admit a job and run its flow in this process; returns the final job state for output.
+
+    With ``progress`` a bar on stderr follows the job's event log while the flow runs.
+    """
+    _quiet_prefect_defaults(progress)
     from flows.pipeline import FLOWS
     from sareeflow.jobs import admit_job, job_state
+    from sareeflow.progress import JobWatcher, ProgressLine
     from sareeflow.settings import get_settings
     from sareeflow.store import Store
 
     settings = get_settings()
     store = Store(settings.storage_root)
     job = admit_job(store, saree_id, mode)
-    FLOWS[mode](saree_id=saree_id, job_id=job.job_id, return_state=True)
+    line = ProgressLine(enabled=progress)
+    watcher = JobWatcher(lambda: job_state(store, job.job_id).model_dump(mode="json"), line.update)
+    if progress:
+        watcher.start()
+    try:
+        FLOWS[mode](saree_id=saree_id, job_id=job.job_id, return_state=True)
+    finally:
+        if progress:
+            watcher.stop()
+        line.close()
     return _job_output(store, job_state(store, job.job_id))
 
 
 def cmd_demo(args: argparse.Namespace) -> tuple[int, dict]:
     image = Path(args.image) if args.image else sample_image_path()
     uploaded = cmd_upload(argparse.Namespace(image=str(image)))[1]
-    state = run_mode(uploaded["saree_id"], "standard")
+    state = run_mode(uploaded["saree_id"], "standard", progress=progress_wanted(args.json))
     return (EXIT_OK if state["status"] == "success" else EXIT_FAILED), state
 
 
@@ -80,7 +99,13 @@ def cmd_generate(args: argparse.Namespace) -> tuple[int, dict]:
     from sareeflow.settings import get_settings
 
     api_url = args.api or get_settings().api_url
-    state = generate_remote(api_url, args.saree_id, args.mode, wait=args.wait)
+    line = ProgressLine(enabled=args.wait and progress_wanted(args.json))
+    try:
+        state = generate_remote(
+            api_url, args.saree_id, args.mode, wait=args.wait, on_state=line.update
+        )
+    finally:
+        line.close()
     if not args.wait:
         return EXIT_OK, state
     return (EXIT_OK if state["status"] == "success" else EXIT_FAILED), state

@@ -6,6 +6,7 @@ images, ``H x W x 3``, unless a docstring says otherwise).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -105,6 +106,26 @@ class PlacementMap(BaseModel):
 
     def mask(self, region: str) -> np.ndarray:
         return self.arrays[region]["map_x"] >= 0
+
+    def arrays_sha256(self) -> str:
+        """Digest of every array (region, name, dtype, shape, bytes), in a fixed order."""
+        digest = hashlib.sha256()
+        for region in sorted(self.arrays):
+            for name in sorted(self.arrays[region]):
+                arr = np.ascontiguousarray(self.arrays[region][name])
+                digest.update(f"{region}/{name}:{arr.dtype.str}:{arr.shape}".encode())
+                digest.update(arr.tobytes())
+        return digest.hexdigest()
+
+    def record(self) -> dict:
+        """What is stored per pose (``placement.json``): the geometry and a digest of the maps.
+
+        The maps themselves (~10 MB a pose) are derived data: ``build_placement`` rebuilds them
+        exactly from the catalogue and ``parts.json``; storing them compressed cost ~350 ms a
+        pose (``make bench``), so the store keeps their digest and ``validate`` checks a rebuilt
+        map against it.
+        """
+        return {**self.model_dump(mode="json"), "arrays_sha256": self.arrays_sha256()}
 
     def to_npz_bytes(self) -> bytes:
         """Serialise deterministically (npz without compression timestamps; JSON meta inside)."""

@@ -12,6 +12,7 @@ API), not file paths.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -59,6 +60,7 @@ def generate_remote(
     poll_s: float = 0.5,
     timeout_s: float = 600,
     client: httpx.Client | None = None,
+    on_state: Callable[[dict], None] | None = None,
 ) -> dict:
     """Start a ``mode`` job for ``saree_id`` on the stack at ``api_url``; return its job state.
 
@@ -66,6 +68,7 @@ def generate_remote(
     until ``timeout_s`` passes: then the last state seen is returned (its ``status`` says it is
     still queued/running; the job keeps going on the stack). ``client`` is for tests (e.g. a
     FastAPI ``TestClient``); by default a fresh ``httpx.Client`` is used and closed.
+    ``on_state`` sees every state received (the CLI's progress bar).
     """
     base = api_base(api_url)
     own = client is None
@@ -74,8 +77,12 @@ def generate_remote(
         state = _call(http, "POST", f"{base}/sarees/{saree_id}/jobs", json={"mode": mode})
         deadline = time.monotonic() + timeout_s
         while wait and state["status"] not in TERMINAL and time.monotonic() < deadline:
+            if on_state is not None:
+                on_state(state)
             time.sleep(min(poll_s, max(deadline - time.monotonic(), 0)))
             state = _call(http, "GET", f"{base}/jobs/{state['job_id']}")
+        if on_state is not None:
+            on_state(state)
         return state
     finally:
         if own:

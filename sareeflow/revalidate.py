@@ -11,7 +11,9 @@ from pathlib import Path
 
 from sareeflow.errors import InvalidInput, NotFound
 from sareeflow.imaging import decode_any, decode_png
-from sareeflow.models import PlacementMap
+from sareeflow.models import PartsInfo, PlacementMap
+from sareeflow.placement import build_placement
+from sareeflow.poses import load_catalogue
 from sareeflow.settings import get_settings
 from sareeflow.store import Store, check_id
 from tasks.validate import validate_output
@@ -32,12 +34,31 @@ def locate_attempt(attempt_dir: Path) -> tuple[Store, str, str]:
     return Store(Path(*parts[:index])), saree_id, rel
 
 
+def rebuild_placement(store: Store, saree_id: str, inputs: dict[str, str]) -> PlacementMap:
+    """Rebuild the attempt's placement map and prove it is the one the attempt was judged on.
+
+    The stored ``placement.json`` holds the geometry and a digest of the maps; the maps are
+    rebuilt from the pose catalogue and the prepared ``parts.json`` beside S_flat.
+    """
+    record = store.read_json(saree_id, inputs["placement"])
+    parts_path = inputs["s_flat"].rsplit("/", 1)[0] + "/parts.json"
+    parts = PartsInfo.model_validate(store.read_json(saree_id, parts_path))
+    pose = load_catalogue().poses.get(record["pose"])
+    if pose is None:
+        raise InvalidInput(f"Pose {record['pose']} is no longer in the pose catalogue.")
+    placement = build_placement(pose, parts, canvas_height=record["canvas_size"][1])
+    if placement.arrays_sha256() != record["arrays_sha256"]:
+        raise InvalidInput(
+            f"The geometry of pose {record['pose']} changed since this attempt was made, "
+            "so it can no longer be re-validated exactly."
+        )
+    return placement
+
+
 def revalidate(attempt_dir: Path, *, image: Path | None = None) -> dict:
     store, saree_id, rel = locate_attempt(attempt_dir)
     stored = json.loads(store.read_bytes(saree_id, f"{rel}/metrics.json"))
-    placement = PlacementMap.from_npz_bytes(
-        store.read_bytes(saree_id, stored["inputs"]["placement"])
-    )
+    placement = rebuild_placement(store, saree_id, stored["inputs"])
     s_flat = decode_png(store.read_bytes(saree_id, stored["inputs"]["s_flat"]))
     if image is None:
         candidate = decode_png(store.read_bytes(saree_id, f"{rel}/output.png"))

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -128,7 +127,7 @@ REFINE_CLUSTERS = 3
 REFINE_SMOOTH_RADIUS_PX = 2
 """Opening/closing radius (px at working size) that smooths the refined outline."""
 CONFIDENT_D2_FACTOR = 4.0
-"""An outline pixel is clearly cloth when its backdrop distance exceeds this × FOREGROUND_D2."""
+"""An outline pixel is surely cloth when its backdrop distance reaches this × FOREGROUND_D2."""
 
 # ---------------------------------------------------------------- decision
 MIN_FOREGROUND_FRACTION = 0.05
@@ -348,12 +347,12 @@ def _backdrop_segments(medians: np.ndarray, scatter: np.ndarray) -> list[int]:
     No chaining through far look-alikes: a segment half cloth half backdrop cannot bridge them.
     """
     dist = np.linalg.norm(medians[:, None, :] - medians[None, :, :], axis=2)
-    # a difference is only meaningful beyond the medians' own uncertainty (the steadier of the
-    # two segments sets it, so a segment straddling a cloth edge cannot widen the link)
+    # a difference to the seed only counts beyond the medians' own uncertainty; the steadier of
+    # the two sets it, so a segment straddling a cloth edge cannot widen its own link
     noise = SEGMENT_SIGNIFICANCE * np.sqrt(2.0) * np.minimum(scatter[:, None], scatter[None, :])
-    dist = np.maximum(dist - noise, 0.0)
-    seed = int(np.argmin(np.median(dist, axis=1)))
-    member = dist[seed] < SEGMENT_LINK_DISTANCE
+    significant = np.maximum(dist - noise, 0.0)
+    seed = int(np.argmin(np.median(significant, axis=1)))
+    member = significant[seed] < SEGMENT_LINK_DISTANCE
     n = len(medians)
     changed = True
     while changed:
@@ -603,13 +602,15 @@ def _refine_to_full(rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray:
 def _confidence(d2: np.ndarray, mask: np.ndarray, coverage: float) -> float:
     """How cleanly the cloth stands apart from the backdrop, in [0, 1].
 
-    The share of a thin ring just inside the outline that is clearly (``CONFIDENT_D2_FACTOR`` ×
-    the threshold) unlike the backdrop, scaled down when the cloth reaches the photo's edge.
+    How far a thin ring just inside the outline stands from the backdrop: 0 at the threshold,
+    1 from ``CONFIDENT_D2_FACTOR`` × the threshold (log scale), averaged, and scaled down when
+    the cloth reaches the photo's edge.
     """
     ring = (cv2.erode(mask, _disk(2)) > 0) & ~(cv2.erode(mask, _disk(4)) > 0)
     if not np.any(ring):
         return 0.0
-    clear = float(np.mean(d2[ring] > CONFIDENT_D2_FACTOR * FOREGROUND_D2))
+    ratio = np.log(np.maximum(d2[ring], 1e-6) / FOREGROUND_D2) / np.log(CONFIDENT_D2_FACTOR)
+    clear = float(np.mean(np.clip(ratio, 0.0, 1.0)))
     return float(np.clip(clear * (0.5 + 0.5 * coverage), 0.0, 1.0))
 
 

@@ -4,6 +4,9 @@ Prefect keeps no per-attempt failure detail and ignores parameter changes made b
 so every attempt persists its own ``metrics.json`` and the next attempt reads the earlier ones
 back from the store to build its constraints. The attempt number is also taken from the store
 (the count of earlier attempt folders), which keeps it right after a crash and without Prefect.
+
+In Prefect's UI a pose is one task run, ``pose-PP``; its attempts are that run's retries, and
+every log line names the attempt (and Prefect's ``run_count``) next to job, saree and pose.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import json
 
 import numpy as np
-from prefect import get_run_logger, task
+from prefect import runtime, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
@@ -22,6 +25,7 @@ from sareeflow.defects import apply_defect
 from sareeflow.errors import RETRYABLE, ValidationFailed
 from sareeflow.imaging import encode_png
 from sareeflow.injection import defect_for, parse_injection
+from sareeflow.joblog import JobLog
 from sareeflow.models import AdapterRequestLog, PlacementMap, ValidationReport
 from sareeflow.settings import Settings
 from sareeflow.store import Store, sha256_hex
@@ -34,6 +38,7 @@ class PoseJob(BaseModel):
 
     job_id: str
     saree_id: str
+    mode: str | None = None
     generation: int
     upload_sha256: str
     s_flat_path: str
@@ -144,7 +149,7 @@ def run_pose_attempt(
             injected=injected,
             inputs={
                 "s_flat": job.s_flat_path,
-                "placement": f"{pose_dir(job.generation, pose)}/placement.npz",
+                "placement": f"{pose_dir(job.generation, pose)}/placement.json",
             },
         ),
         kind="pose_metrics",
@@ -209,14 +214,69 @@ def pose_task(
 ) -> AttemptOutcome:
     """Compose and validate one pose; a failed validation raises so Prefect retries it."""
     store = Store(settings.storage_root)
-    outcome = run_pose_attempt(store, settings, job, pose, s_flat, placement, placement_sha256)
-    logger = get_run_logger()
+    log = JobLog(
+        store,
+        job.job_id,
+        job.saree_id,
+        mode=job.mode,
+        generation=job.generation,
+        stage="compose",
+        pose=pose,
+        attempt=next_attempt_number(store, job, pose),
+    )
+    run_count = runtime.task_run.run_count or None
+    log.info(
+        "attempt_started",
+        f"pose {pose} attempt {log.attempt} started",
+        prefect_run_count=run_count,
+    )
+    try:
+        outcome = run_pose_attempt(store, settings, job, pose, s_flat, placement, placement_sha256)
+    except Exception as exc:
+        log.error(
+            "attempt_error",
+            f"pose {pose} attempt {log.attempt} stopped: {exc!r}",
+            prefect_run_count=run_count,
+        )
+        raise
+    log = log.bind(attempt=outcome.attempt)
+    figures = _region_figures(outcome, store, job)
     if outcome.passed:
-        logger.info("pose %s attempt %d passed", pose, outcome.attempt)
+        log.info(
+            "attempt_finished",
+            f"pose {pose} attempt {outcome.attempt} passed",
+            passed=True,
+            prefect_run_count=run_count,
+            regions=figures,
+        )
         return outcome
-    logger.warning(
-        "pose %s attempt %d failed: %s", pose, outcome.attempt, "; ".join(outcome.reasons)
+    log.warning(
+        "attempt_finished",
+        f"pose {pose} attempt {outcome.attempt} failed: {' '.join(outcome.reasons)}",
+        passed=False,
+        failures=outcome.failures,
+        reasons=outcome.reasons,
+        prefect_run_count=run_count,
+        regions=figures,
     )
     raise ValidationFailed(
         f"Pose {pose} attempt {outcome.attempt} failed validation.", reasons=outcome.reasons
     )
+
+
+def _region_figures(outcome: AttemptOutcome, store: Store, job: PoseJob) -> list[dict]:
+    """Compact per-region figures of an attempt for its log line (pass, SSIM, ΔE, pattern)."""
+    try:
+        metrics = store.read_json(job.saree_id, f"{outcome.attempt_dir}/metrics.json")
+    except Exception:  # noqa: BLE001 - the log line goes out without figures
+        return []
+    return [
+        {
+            "region": r["region"],
+            "pass": r["pass"],
+            "ssim": round(r["ssim"], 3),
+            "delta_e": round(r["delta_e"], 2),
+            "pattern_score": round(r["pattern_score"], 3),
+        }
+        for r in metrics.get("regions", [])
+    ]

@@ -79,6 +79,12 @@ STRUCTURE_MIN_FRACTION = 0.02
 """Below this share of structured pixels a region is plain, and SSIM uses all of it."""
 PATTERN_MIN_SIDE_PX = 16
 """Smallest side :func:`metrics.pattern_similarity` accepts (px); thinner crops are padded."""
+L_STAR_TO_GREY = 2.55
+"""Grey levels per CIELAB unit for the structure channel (L* 0..100 onto 0..255), so SSIM's
+constants for ``data_range=255`` keep their usual meaning..."""
+STRUCTURE_MID_GREY = 128.0
+STRUCTURE_HALF_RANGE = 120.0
+"""...centred on mid-grey, and scaled down when the cloth's contrast would not fit 0..255."""
 COLOUR_FIT_SAMPLES = 20_000
 """Pixels (evenly spaced) used to fit the affine colour map that makes structure measures
 colour-blind: four or twelve numbers need no more."""
@@ -107,6 +113,8 @@ BORDER_MISSING_CONTINUITY = 0.15
 OTHER_CLOTH_RATIO = 0.5
 """A region shows another part's cloth when its mean colour is less than half as far (ΔE2000)
 from that part's colour in the output as from its own expected colour."""
+OTHER_CLOTH_MAX_DELTA_E = 6.0
+"""...and at most this far from it: the same cloth de-shaded differs by a few units only."""
 CHANGED_BLOCK_DELTA_E = 10.0
 """ΔE2000 above which a colour block shows different cloth, not a tint."""
 LOCAL_CHANGE_FRACTION = 0.5
@@ -345,7 +353,7 @@ def measure_area(item: RegionPixels) -> Measures:
     small_mask = item.coverage >= 0.5
     if not small_mask.any():
         small_mask = item.coverage > 0
-    luma_got, luma_want = colour_invariant_luma(item.got, item.want, small_mask)
+    luma_got, luma_want = structure_channels(item.got, item.want, small_mask)
     win = _window(small_mask.shape)
     ssim = structural_similarity(
         luma_got,
@@ -455,22 +463,43 @@ def structured_mask(luma: np.ndarray, mask: np.ndarray, win: int) -> np.ndarray:
     return (cv2.dilate(structure, grow) > 0) & mask
 
 
-def colour_invariant_luma(
+def structure_channels(
     got: np.ndarray, want: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(luma of ``got`` seen through its best affine colour map, luma of ``want``), uint8.
+    """One grey channel per side that shows the pattern, whatever its colours (uint8).
 
-    SSIM and the pattern score should see the pattern, not its colours: ΔE judges colour. A
-    colour cast or hue error changes the luma contrast between a motif and its ground (and
-    so the pattern descriptor) although the pattern is intact. Fitting ``a·R + b·G + c·B + d``
-    of the output to the expected luma over the region (least squares, 4 numbers for
-    thousands of pixels) undoes any global colour transform, but cannot put back a pattern
-    that is blurred, mirrored or replaced: such a fit is poor and the measures stay low.
+    Both sides are taken to CIELAB. The expected side is projected on its principal colour
+    axis (the direction along which the expected cloth varies most), in grey levels around
+    mid-grey (2.55 per Lab unit, less if three standard deviations would leave 0..255):
+    luma alone misses motifs that differ from their ground in hue but not in lightness
+    (pastel dots on a green ground). The output is mapped
+    onto that channel by its best affine map from Lab (least squares, four numbers for
+    thousands of pixels): a colour cast or a hue rotation, affine in Lab and ΔE's job, is
+    undone; a pattern that is blurred, mirrored or replaced cannot be put back, and the fit
+    stays poor.
     """
-    target = _luma(want)
-    fitted = _affine_colour_fit(got, target, mask)
-    fitted[~mask] = target[~mask]
+    inside = mask.astype(bool)
+    lab_got = rgb_to_lab(got)
+    lab_want = rgb_to_lab(want)
+    pixels = _sample(lab_want, inside).astype(np.float64)
+    mean = pixels.mean(axis=0)
+    _, vectors = np.linalg.eigh(np.cov(pixels, rowvar=False) + 1e-9 * np.eye(3))
+    axis = vectors[:, -1] * (1.0 if vectors[:, -1][0] >= 0 else -1.0)
+    spread = float(np.std(pixels @ axis))
+    gain = min(L_STAR_TO_GREY, STRUCTURE_HALF_RANGE / (3.0 * max(spread, 1e-6)))
+    weights = np.append(axis * gain, STRUCTURE_MID_GREY - gain * (mean @ axis))
+    target = cv2.transform(lab_want, weights.astype(np.float32)[None, :])
+    fitted = _affine_colour_fit(lab_got, target, inside)
+    fitted[~inside] = target[~inside]
     return _to_uint8(fitted), _to_uint8(target)
+
+
+def _sample(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Up to about ``COLOUR_FIT_SAMPLES`` evenly spaced pixels of ``image`` inside ``mask``."""
+    total = int(np.count_nonzero(mask))
+    stride = max(1, int(math.sqrt(total / COLOUR_FIT_SAMPLES)))
+    picked = image[::stride, ::stride][mask[::stride, ::stride]]
+    return picked if len(picked) >= 4 else image[mask]
 
 
 # ------------------------------------------------------------------------------ judging
@@ -496,8 +525,8 @@ def other_cloth(
     """The other part whose cloth the region shows, if its colour is much nearer than its own.
 
     Returns ``(part, ΔE2000)`` when the region's colour in the output is less than
-    ``OTHER_CLOTH_RATIO`` times as far from another visible part's colour *in the output* as
-    from the region's own expected colour (a pallu painted with body cloth, a border replaced
+    ``OTHER_CLOTH_RATIO`` times as far (and at most ``OTHER_CLOTH_MAX_DELTA_E``) from another
+    visible part's colour *in the output* as from the region's own expected colour (a pallu painted with body cloth, a border replaced
     by the body beside it), else ``None``. Comparing with the other parts as the output shows
     them keeps a cast over the whole image from looking like a swap: both sides move with it.
     """
@@ -510,7 +539,9 @@ def other_cloth(
         de = float(delta_e_ciede2000(here, np.asarray(lab, np.float32)[None])[0])
         if best is None or de < best[1]:
             best = (part, de)
-    if best is not None and best[1] < OTHER_CLOTH_RATIO * m.mean_colour_delta_e:
+    if best is not None and best[1] < min(
+        OTHER_CLOTH_MAX_DELTA_E, OTHER_CLOTH_RATIO * m.mean_colour_delta_e
+    ):
         return best
     return None
 
@@ -730,7 +761,7 @@ def _trim_path(path: np.ndarray, trim: float) -> np.ndarray:
 
 
 def _affine_colour_fit(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``source`` (RGB) through the affine colour map that best gives ``target`` over ``mask``.
+    """``source`` (3 channels) through the affine map that best gives ``target`` over ``mask``.
 
     ``target`` is float32, ``H x W`` (one channel) or ``H x W x C``; least squares on at most
     ``COLOUR_FIT_SAMPLES`` evenly spaced pixels of the mask. Returns float32 of target's shape.
