@@ -5,7 +5,8 @@ Serve it with uvicorn's factory mode, which builds the app in the server process
     uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
 
 OpenAPI: ``/docs`` (Swagger UI) and ``/openapi.json``. Everything lives under ``/api/v1``;
-``/healthz`` is also served at the root for probes that don't know the prefix.
+``/healthz`` is also served at the root for probes that don't know the prefix. ``/`` is the
+gallery page (``api/routes/ui.py``), a plain client of the same API.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.launcher import Launcher, PrefectLauncher
 from api.middleware import BodySizeLimit
-from api.routes import api_router, health
+from api.routes import api_router, health, ui
 from api.urls import API_V1
 from sareeflow.settings import Settings, get_settings
 from sareeflow.store import Store
@@ -53,4 +54,5 @@ def create_app(settings: Settings | None = None, launcher: Launcher | None = Non
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(api_router, prefix=API_V1)
     app.include_router(health.router, include_in_schema=False)
+    ui.install(app)  # the gallery page at / (not in the OpenAPI schema)
     return app

@@ -156,7 +156,7 @@ def bench_stages(upload: bytes, settings: Settings, runs: int, figures: dict[str
         encode["s_clean"].add(timed(encode_png, s_clean, compression=level)[0])
         encode["s_flat"].add(timed(encode_png, s_flat, compression=level)[0])
         encode["outputs (4)"].add(sum(timed(encode_png, o, compression=level)[0] for o in outputs))
-        encode["placement records (4)"].add(sum(timed(p.to_npz_bytes)[0] for p in placements))
+        encode["placement records (4)"].add(sum(timed(p.record)[0] for p in placements))
         kept = {
             "s_flat": s_flat,
             "outputs": outputs,

@@ -14,6 +14,7 @@ earlier generations as versions. Everything here is best effort: if the Prefect 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -27,6 +28,9 @@ T = TypeVar("T")
 _NOT_KEY = re.compile(r"[^a-z0-9-]+")
 FIGURE_DIGITS = 3
 """Decimals shown for SSIM, ΔE and pattern figures in tables."""
+THUMBNAIL_WIDTH_PX = 240
+"""Width of an attempt's image in the Markdown artifact (Prefect's UI renders ``<img width>``;
+a plain Markdown image would fill the page). The image links to the full-size file."""
 
 
 def artifact_key(*parts: str) -> str:
@@ -147,7 +151,7 @@ def attempts_markdown(
         f"{'s' if len(attempts) != 1 else ''}",
         "",
         f"Saree `{saree_id}`, generation {generation}. Images are served by the sareeflow API "
-        f"at {api_url}.",
+        f"at {api_url}; click one for full size.",
     ]
     for record in attempts:
         number = int(record["attempt"])
@@ -158,11 +162,18 @@ def attempts_markdown(
         lines += ["", title, ""]
         if record.get("injected_defect"):
             lines += [f"_Defect injected for testing: {record['injected_defect']}._", ""]
+        if record.get("reasons"):
+            lines += [f"- {reason}" for reason in record["reasons"]] + [""]
         if number in attempt_dirs:
             url = artifact_url(api_url, saree_id, f"{attempt_dirs[number]}/output.png")
-            lines += [f"![pose {pose} attempt {number}]({url})", ""]
-        lines += [f"- {reason}" for reason in record.get("reasons") or []]
+            lines.append(_thumbnail(url, f"pose {pose} attempt {number}"))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _thumbnail(url: str, alt: str) -> str:
+    """An image at ``THUMBNAIL_WIDTH_PX`` that links to the full-size file."""
+    src, text = html.escape(url, quote=True), html.escape(alt, quote=True)
+    return f'<a href="{src}"><img src="{src}" width="{THUMBNAIL_WIDTH_PX}" alt="{text}"></a>'
 
 
 def publish_pose_artifacts(
@@ -225,7 +236,7 @@ def publish_summary(
     parts = []
     if contact_sheet:
         url = artifact_url(api_url, sid, contact_sheet)
-        parts += [f"![contact sheet, generation {generation}]({url})", ""]
+        parts += [f"![contact sheet, generation {generation}]({url})", ""]  # full width: a sheet
     parts.append(retry_log_md)
     best_effort(
         "summary",

@@ -87,6 +87,10 @@ def _open(data: bytes, *, settings: Settings) -> Image.Image:
     Image.MAX_IMAGE_PIXELS = settings.max_upload_pixels
     try:
         with warnings.catch_warnings():
+            # Pillow warns about odd metadata (corrupt EXIF, oversized tags) while parsing; a
+            # warning is not a verdict, and under a strict warnings filter it would escape as an
+            # unexpected exception (a 500). Only the bomb warning counts, as an error.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             image.load()

@@ -19,6 +19,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
+
 from sareeflow.store import Store, now_iso
 
 Level = Literal["debug", "info", "warning", "error"]
@@ -93,9 +96,6 @@ class JobLog:
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:
     """Prefect's logger of the current flow or task run, or the plain one outside any run."""
-    from prefect import get_run_logger
-    from prefect.exceptions import MissingContextError
-
     try:
         return get_run_logger()
     except MissingContextError:

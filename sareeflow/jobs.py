@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sareeflow.errors import Conflict, InvalidInput
 from sareeflow.poses import load_catalogue, poses_for_mode
 from sareeflow.prepared import latest_prepared
-from sareeflow.store import Store, new_id, now_iso
+from sareeflow.store import Store, new_id, now_iso, process_alive
 
 Mode = Literal["standard", "extend", "retry_failed"]
 MODES: tuple[str, ...] = ("standard", "extend", "retry_failed")
@@ -140,8 +140,19 @@ def _pose(state: JobState, pose_id: str) -> PoseState:
 
 # ---------------------------------------------------------------------- queries over the store
 def job_state(store: Store, job_id: str) -> JobState:
-    store.job_record(job_id)  # NotFound for unknown ids
-    return fold(store.events(job_id))
+    """The fold of a job's events; NotFound for unknown ids.
+
+    A crash can land between writing the job record and its ``job_created`` event: the
+    record then stands in for it (a queued job that ``reconcile`` ends), so one interrupted
+    admission never makes its saree unreadable.
+    """
+    record = store.job_record(job_id)
+    events = store.events(job_id)
+    if not any(event.get("type") == "job_created" for event in events):
+        created = {"type": "job_created", "at": record["created_at"]}
+        created |= {key: record[key] for key in ("job_id", "saree_id", "mode")}
+        events = [created, *events]
+    return fold(events)
 
 
 def saree_jobs(store: Store, saree_id: str) -> list[JobState]:
@@ -167,17 +178,36 @@ CRASH_MESSAGE = (
 )
 
 
-def reconcile(store: Store, state: JobState) -> JobState:
-    """Turn a job whose runner died into ``failed`` (category ``crashed``); never stuck running.
+def reconcile(store: Store, state: JobState, *, admission_held: bool = False) -> JobState:
+    """Turn a job whose runner died into ``failed`` (category ``crashed``); never stuck.
 
-    The flow holds the saree's ``run`` flock from before ``job_started`` until after
-    ``job_finished``, so a running job whose lock is free has lost its process. If the flow
-    finished in between, the extra event lands after a terminal one and the fold ignores it.
+    Running: the flow holds the saree's ``run`` flock from before ``job_started`` until after
+    ``job_finished``, so a running job whose lock is free has lost its process.
+
+    Queued: every event names the process that wrote it (``by``). A queued job whose latest
+    writer was a process of this machine that no longer exists (a CLI run killed before its
+    flow started, a runner killed between picking the run up and ``job_started``, an API
+    restarted before Prefect started the run) will never start. A queued job with no event at
+    all lost its admission half-way, unless an admission is still holding the ``admit`` lock
+    (``admission_held``: the caller holds it, so nothing else is admitting).
+
+    If the job ended in between, the extra event lands after a terminal one and the fold
+    ignores it.
     """
     if state.status == "running" and not store.is_locked(state.saree_id, "run"):
         mark_failed(store, state.job_id, "crashed", CRASH_MESSAGE)
         return job_state(store, state.job_id)
+    if state.status == "queued" and _queued_job_is_orphaned(store, state, admission_held):
+        mark_failed(store, state.job_id, "crashed", CRASH_MESSAGE)
+        return job_state(store, state.job_id)
     return state
+
+
+def _queued_job_is_orphaned(store: Store, state: JobState, admission_held: bool) -> bool:
+    events = store.events(state.job_id)
+    if not events:
+        return admission_held or not store.is_locked(state.saree_id, "admit")
+    return not process_alive(events[-1].get("by"))
 
 
 def mark_failed(store: Store, job_id: str, category: str, message: str) -> None:
@@ -219,7 +249,7 @@ def admit_job(store: Store, saree_id: str, mode: str) -> JobState:
     store.require_saree(saree_id)
     with store.lock(saree_id, "admit", blocking=True):
         for state in saree_jobs(store, saree_id):
-            if not reconcile(store, state).terminal:
+            if not reconcile(store, state, admission_held=True).terminal:
                 raise Conflict("This saree already has a job in progress.")
         poses_to_run(store, saree_id, mode)  # validates the mode and its preconditions
         job_id = new_id()

@@ -16,6 +16,16 @@ Write-once: bytes go to a temporary name in the same folder, are fsynced, then h
 the final name, which fails if the name exists (no rename-over). The manifest line is appended
 after the link, so an artifact is listed only once its full content is in place; a crash in
 between leaves an unlisted file that nothing serves.
+
+Append-only logs are written with one ``write()`` per line on an ``O_APPEND`` descriptor. A line
+torn by a crash or a full disk is never glued to the next one: an append that finds the file not
+ending in a newline starts with one, so the torn fragment stays a line of its own that
+:func:`read_lines` skips. Every job event carries ``by``, the identity of the process that wrote
+it, so a reader can tell a job whose process died before it started (``jobs.reconcile``).
+
+Paths: ids are checked before they reach a path, relative paths are refused if they could leave
+the saree folder lexically, and :meth:`Store.resolve` also refuses any path that a symlink would
+take out of the saree's own folder.
 """
 
 from __future__ import annotations
@@ -121,13 +131,22 @@ def write_once(path: Path, data: bytes) -> None:
 
 
 def append_line(path: Path, record: dict) -> None:
-    """Append one JSON line with a single write() on an O_APPEND descriptor, then fsync."""
+    """Append one JSON line with a single write() on an O_APPEND descriptor, then fsync.
+
+    If the file ends in a torn line (a crash or ENOSPC mid-write), the new line starts with a
+    newline so it is not glued to the fragment and lost with it.
+    """
     line = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            view = memoryview(line)
+            while view:  # a short write (disk nearly full) continues; an error raises below
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -169,10 +188,22 @@ class Store:
         return self.root / "jobs" / check_id(job_id, what="job")
 
     def resolve(self, saree_id: str, relpath: str) -> Path:
-        """Absolute path of an artifact, refusing anything that could leave the saree folder."""
+        """Absolute path of an artifact, refusing anything that could leave the saree folder.
+
+        Lexically (no absolute paths, no ``.``/``..`` segments, a small alphabet) and through
+        the file system: a symlink planted anywhere on the way, the saree folder included,
+        that leads out of ``<root>/sarees/<saree_id>`` makes the path :class:`NotFound`.
+        """
         if not _SAFE_REL.match(relpath or ""):
             raise NotFound("No such artifact.")
-        return self.saree_dir(saree_id) / relpath
+        base = self.saree_dir(saree_id)
+        path = base / relpath
+        real_base = Path(os.path.realpath(self.root)) / "sarees" / base.name
+        if Path(os.path.realpath(base)) != real_base or not Path(
+            os.path.realpath(path)
+        ).is_relative_to(real_base):
+            raise NotFound("No such artifact.")
+        return path
 
     # ------------------------------------------------------------------ sarees
     def saree_exists(self, saree_id: str) -> bool:
@@ -289,14 +320,14 @@ class Store:
 
     # ------------------------------------------------------------------ generations
     def generations(self, saree_id: str) -> list[int]:
-        base = self.saree_dir(saree_id) / "generations"
+        base = self.resolve(saree_id, "generations")
         if not base.is_dir():
             return []
         return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
 
     def new_generation(self, saree_id: str) -> int:
         """Claim generation N+1 by creating its folder (mkdir is atomic; a race retries)."""
-        base = self.saree_dir(saree_id) / "generations"
+        base = self.resolve(saree_id, "generations")
         base.mkdir(parents=True, exist_ok=True)
         while True:
             number = max(self.generations(saree_id), default=0) + 1
@@ -328,7 +359,8 @@ class Store:
 
     def append_event(self, job_id: str, event: dict) -> None:
         with self._append_lock:
-            append_line(self.job_dir(job_id) / "events.jsonl", {"at": now_iso(), **event})
+            stamped = {"at": now_iso(), "by": process_identity(), **event}
+            append_line(self.job_dir(job_id) / "events.jsonl", stamped)
 
     def events(self, job_id: str) -> list[dict]:
         return read_lines(self.job_dir(job_id) / "events.jsonl")
@@ -360,6 +392,51 @@ class Store:
                 return False
         except Conflict:
             return True
+
+
+_PROC = Path("/proc")
+_identity: dict[int, dict] = {}
+
+
+def _boot_id() -> str:
+    """This machine's boot, so a pid recorded before a reboot or on another host is not
+    mistaken for a live process here."""
+    try:
+        return (_PROC / "sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return os.uname().nodename
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` (clock ticks since boot; /proc/<pid>/stat field 22), or None if
+    there is no such process or it is a zombie. Guards against pid reuse."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):  # killed, not yet reaped: dead for our purposes
+        return None
+    return int(fields[19])
+
+
+def process_identity() -> dict:
+    """Who is writing: pid, its start time and the boot, stamped on every job event."""
+    pid = os.getpid()
+    if pid not in _identity:  # per pid: a forked child is a different writer
+        _identity[pid] = {"pid": pid, "start": _start_ticks(pid), "boot": _boot_id()}
+    return _identity[pid]
+
+
+def process_alive(identity: dict | None) -> bool:
+    """False only when ``identity`` is a process of this boot that no longer exists; anything
+    unknown (another machine, no /proc, no identity) counts as alive."""
+    if not isinstance(identity, dict) or identity.get("boot") != _boot_id():
+        return True
+    pid, start = identity.get("pid"), identity.get("start")
+    if not isinstance(pid, int) or start is None or not _PROC.is_dir():
+        return True
+    return _start_ticks(pid) == start
 
 
 def _safe_filename(name: str) -> str:

@@ -17,15 +17,19 @@ Two ways to a mask:
      may be lit more or less brightly than in the margin (uneven light, the cloth's soft drop
      shadow): scaling the light scales ``(L + 16, a, b)`` of CIELAB by one factor, so a cluster
      is a short *ray* in colour space, not a point. Pixels far from every ray are cloth.
-  3. Clean-up: small speckle opened away, the largest piece kept, holes filled; a second pass
+  3. Clean-up: small speckle opened away; the convex hull of the large pieces is taken when the
+     area it adds is itself unlike the backdrop (a plain body close to the backdrop's colour,
+     framed by borders and pallu), else the largest piece with its holes filled. A second pass
      refits the backdrop from everything outside that first mask.
 
   The mask is then upsampled to working size and, in a thin band around its outline, every
   pixel is decided again at full resolution between a colour mixture of the cloth just inside
   and one of the backdrop just outside; the edge lands where the colour changes.
 
-GrabCut took 5-20 s here and cut away patterned borders (DESIGN §2/§12); this stage measures
-about 0.15-0.3 s for a 12 MP upload on the 2-core machine (mostly the INTER_AREA resize).
+GrabCut took 5-20 s here and cut away patterned borders (DESIGN §2/§12). This stage measured
+0.35-0.45 s of CPU (0.4-0.7 s wall on the shared 2-core machine) for a 12 MP upload, a sixth of
+it the INTER_AREA resize to working size; about 0.15-0.3 s for a 1600x1200 photo. On 100
+generated photos (normal and hard) the mask IoU was 0.987-0.999 (mean 0.992).
 """
 
 from __future__ import annotations
@@ -174,9 +178,13 @@ def isolate(image: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, np.nd
     rgb, alpha = _split_upload(image)
     work_rgb = _resize_long_side(rgb, settings.work_max_side_px)
     full_frame = False
+    mask = None
     if alpha is not None and _alpha_is_meaningful(alpha):
         work_alpha = _resize_long_side(alpha, settings.work_max_side_px)
         mask = np.where(work_alpha >= ALPHA_CUT_LEVEL, 255, 0).astype(np.uint8)
+        if not _plausible(mask):  # e.g. only faintly transparent: not a cut-out after all
+            mask = None
+    if mask is not None:
         method = "alpha"
         confidence = 1.0
         notes = ["The upload's own transparency was used as the cut-out."]
@@ -239,8 +247,9 @@ def segment_cloth(rgb: np.ndarray, *, settings: Settings) -> tuple[np.ndarray, f
     notes: list[str] = []
     if coverage < 1.0:
         notes.append(
-            f"The cloth reaches the photo's edge along about {100 * (1 - coverage):.0f}% of the "
-            "margin; there the cut-out follows the photo's edge."
+            f"About {100 * (1 - coverage):.0f}% of the photo's edge did not look like the "
+            "backdrop (the cloth may reach the edge there); the cut-out follows the photo's edge "
+            "where the cloth does."
         )
     return mask, _confidence(d2, coarse, coverage), notes
 

@@ -6,12 +6,13 @@ from functools import partial
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from api.deps import SettingsDep, StoreDep, UrlsDep
 from api.errors import UploadTooLarge, problem_responses
 from api.middleware import too_large_message
 from api.schemas import GalleryPublic, SareePublic
+from sareeflow.errors import InvalidInput
 from sareeflow.gallery import build_gallery
 from sareeflow.jobs import reconcile, saree_jobs
 from sareeflow.uploads import store_upload
@@ -34,9 +35,14 @@ async def create_saree(
     ],
     settings: SettingsDep,
     urls: UrlsDep,
+    request: Request,
     response: Response,
 ) -> SareePublic:
     """Upload one photo of a saree; it is checked, stored whole, and gets a new saree id."""
+    if len((await request.form()).getlist("file")) != 1:
+        # FastAPI would silently keep the last of several 'file' parts; which photo the
+        # seller meant is ambiguous, so refuse instead of guessing.
+        raise InvalidInput("Send exactly one photo, in the form field 'file'.")
     data = await read_capped(file, settings.max_upload_bytes)
     filename = file.filename or "upload"
     record = await anyio.to_thread.run_sync(

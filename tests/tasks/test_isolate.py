@@ -1,7 +1,7 @@
 """isolate: the cloth cut out of generated product photos matches the generator's mask.
 
-Measured (see the helper's report): mask IoU 0.987-0.999 on generated photos of every backdrop
-(wood, tiles, studio, fabric, close to the cloth's colour), about 0.15-0.3 s per 1600x1200 photo.
+Measured on 100 generated photos (50 normal, 50 hard; every backdrop including ones close to the
+cloth's colour): mask IoU 0.987-0.999, mean 0.992.
 """
 
 from __future__ import annotations
@@ -72,6 +72,15 @@ def test_alpha_channel_is_used_as_is() -> None:
 def test_opaque_alpha_falls_back_to_the_background_model() -> None:
     photo, truth = _photo(32)
     rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    _, mask, info = isolate(rgba, settings=Settings())
+    assert info.method == "background_model"
+    assert _iou(mask, truth.mask) >= MIN_IOU
+
+
+def test_faint_transparency_is_not_taken_for_a_cut_out() -> None:
+    """An alpha that is nowhere below the cut level (e.g. 80 % opaque all over) cuts nothing."""
+    photo, truth = _photo(33)
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)])
     _, mask, info = isolate(rgba, settings=Settings())
     assert info.method == "background_model"
     assert _iou(mask, truth.mask) >= MIN_IOU

@@ -1,0 +1,78 @@
+"""Fixtures for the reliability and security tests (issue 6).
+
+The real stack (Prefect server, deployment runner, uvicorn API) is started once per session on
+ports of its own (4293/8093: away from ``make run`` and the other end-to-end tests), and only
+when a slow test asks for it. Its upload cap is lowered to :data:`UPLOAD_CAP_BYTES` so the
+hostile corpus means the same thing through TestClient and through the socket.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sareeflow.cli import sample_image_path
+from sareeflow.settings import Settings
+from sareeflow.stack import Stack
+
+with warnings.catch_warnings():
+    # Starlette asks for the httpx2 fork at import time; plain httpx is what is installed.
+    warnings.filterwarnings("ignore", message=".*install `httpx2`", category=UserWarning)
+    from fastapi.testclient import TestClient
+
+PREFECT_PORT, API_PORT = 4293, 8093
+UPLOAD_CAP_BYTES = 2 * 1024 * 1024
+"""Upload cap (bytes) of every app under test here: big enough for the sample photo (0.5 MB)
+and the metadata bombs, small enough that oversized bodies stay cheap."""
+API = "/api/v1"
+
+
+@pytest.fixture
+def hostile_settings(storage_root: Path) -> Settings:
+    return Settings(storage_root=storage_root, max_upload_bytes=UPLOAD_CAP_BYTES)
+
+
+@pytest.fixture
+def app_client(hostile_settings: Settings):
+    """A TestClient over a fresh app and store (no Prefect: uploads and reads only)."""
+    from api.main import create_app
+
+    with TestClient(create_app(hostile_settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def reliability_stack(tmp_path_factory):
+    """(stack, storage root): the real stack, shared by every slow test of this folder."""
+    root = tmp_path_factory.mktemp("reliability_root")
+    home = tmp_path_factory.mktemp("reliability_prefect_home")
+    stack = Stack(
+        prefect_port=PREFECT_PORT,
+        api_port=API_PORT,
+        env={
+            "SAREEFLOW_STORAGE_ROOT": str(root),
+            "SAREEFLOW_MAX_UPLOAD_BYTES": str(UPLOAD_CAP_BYTES),
+            "SAREEFLOW_FAILURE_INJECTION": "",
+            "PREFECT_HOME": str(home),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        },
+    )
+    try:
+        stack.start(quiet=True)
+        yield stack, root
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def stack_client(reliability_stack):
+    with httpx.Client(base_url=f"{reliability_stack[0].api_url}{API}", timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def sample_photo() -> bytes:
+    return sample_image_path().read_bytes()
