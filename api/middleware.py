@@ -4,11 +4,17 @@ FastAPI parses a multipart form before the route runs, spooling files to disk; w
 client could fill the disk with one request. This middleware refuses a declared
 ``Content-Length`` over the cap at once, and stops a chunked body the moment it passes the cap.
 The upload route then checks the file itself against ``max_upload_bytes`` exactly.
+
+It also refuses (400) a multipart body that ends without its closing delimiter: the multipart
+parser treats such a body as complete, silently drops the unfinished part and leaves that part's
+spooled temporary file to the garbage collector (python-multipart's ``finalize`` is a no-op;
+Kludex/starlette#3153). Raising while the body is read makes Starlette close it at once.
 """
 
 from __future__ import annotations
 
 from fastapi import HTTPException
+from python_multipart.multipart import parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import UploadTooLarge, problem_response
@@ -46,18 +52,38 @@ class BodySizeLimit:
             await response(scope, receive, send)
             return
         received = 0
+        closing = _closing_delimiter(scope)
+        closed, tail = closing is None, b""
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, closed, tail
             event = await receive()
             if event["type"] == "http.request":
-                received += len(event.get("body", b""))
+                body = event.get("body", b"")
+                received += len(body)
                 if received > self.max_body_bytes:
                     # An HTTPException is the one error FastAPI lets out of body parsing as is.
                     raise HTTPException(status_code=413, detail=message)
+                if not closed:
+                    window = tail + body
+                    closed = closing in window
+                    tail = window[-len(closing) :]
+                if not closed and not event.get("more_body", False):
+                    raise HTTPException(status_code=400, detail="The form ended too early.")
             return event
 
         await self.app(scope, limited_receive, send)
+
+
+def _closing_delimiter(scope: Scope) -> bytes | None:
+    """``--boundary--`` of a multipart/form-data request, None for any other request."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            kind, params = parse_options_header(value)
+            boundary = params.get(b"boundary")
+            if kind == b"multipart/form-data" and boundary:
+                return b"--" + boundary + b"--"
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:

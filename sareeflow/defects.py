@@ -46,6 +46,8 @@ PATTERN_BLUR_SIGMA_PX = 8.0
 """Smallest Gaussian sigma of the pattern-loss smear at severity 1 (output px)..."""
 PATTERN_BLUR_SIGMA_FLAT_PX = 12.0
 """...which is otherwise this many S_flat px (a fifth to a tenth of a typical motif spacing)."""
+LONG_BORDER_FRACTION = 0.5
+"""Bends and gaps go into borders at least half as long as the pose's longest border."""
 BORDER_GAP_FRACTION = 0.2
 """Fraction of a border's length removed by ``border_gap`` at severity 1."""
 MIN_REGION_PIXELS = 64
@@ -88,9 +90,7 @@ def border_distortion(
     image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
 ) -> np.ndarray:
     """Bend one border sideways over part of its length, dragging the cloth beside it along."""
-    region = _pick(
-        _regions(placement, "border", need_path=True), rng, "border_distortion", placement
-    )
+    region = _pick(_long_borders(placement), rng, "border_distortion", placement)
     pts, arc, normals = _resample_path(region.border_path or [])
     length = float(arc[-1])
     amplitude = float(rng.uniform(*BEND_AMPLITUDE_PX)) * severity * float(rng.choice([-1.0, 1.0]))
@@ -231,7 +231,7 @@ def border_gap(
     image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
 ) -> np.ndarray:
     """Cut a gap (``BORDER_GAP_FRACTION`` × severity of its length) out of one border."""
-    region = _pick(_regions(placement, "border", need_path=True), rng, "border_gap", placement)
+    region = _pick(_long_borders(placement), rng, "border_gap", placement)
     donors = _donors(placement, "border_gap")
     pts, arc, _ = _resample_path(region.border_path or [])
     length = float(arc[-1])
@@ -346,6 +346,22 @@ def _regions(
             continue
         found.append(region)
     return found
+
+
+def _long_borders(placement: PlacementMap) -> list[PlacementRegion]:
+    """Border regions with a path at least ``LONG_BORDER_FRACTION`` as long as the longest:
+    a bend or gap in a short stub of border (a corner peeking out) would show little."""
+    borders = _regions(placement, "border", need_path=True)
+    if not borders:
+        return []
+    lengths = [_path_length(region.border_path or []) for region in borders]
+    longest = max(lengths)
+    return [r for r, n in zip(borders, lengths, strict=True) if n >= LONG_BORDER_FRACTION * longest]
+
+
+def _path_length(path: list[tuple[float, float]]) -> float:
+    poly = np.asarray(path, dtype=np.float64)
+    return float(np.hypot(*np.diff(poly, axis=0).T).sum()) if len(poly) >= 2 else 0.0
 
 
 def _pick(

@@ -210,11 +210,16 @@ class Store:
         return (self.saree_dir(saree_id) / "saree.json").is_file()
 
     def require_saree(self, saree_id: str) -> SareeRecord:
-        path = self.saree_dir(saree_id) / "saree.json"
+        """The saree's record; NotFound if it is missing, reached through a symlink out of its
+        folder, or names another saree (a folder linked or copied under a second id)."""
         try:
-            return SareeRecord.model_validate_json(path.read_bytes())
-        except FileNotFoundError as exc:
+            path = self.resolve(saree_id, "saree.json")
+            record = SareeRecord.model_validate_json(path.read_bytes())
+        except (FileNotFoundError, NotFound) as exc:
             raise NotFound("No saree with that id.") from exc
+        if record.saree_id != saree_id:
+            raise NotFound("No saree with that id.")
+        return record
 
     def list_sarees(self) -> list[str]:
         base = self.root / "sarees"

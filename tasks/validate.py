@@ -63,6 +63,10 @@ side is at most this many pixels: it bounds the cost."""
 AREA_MIN_REDUCTION = 2.0
 """...and at least by this factor: what is left of a sub-pixel misregistration after alignment
 shrinks with it, while a strong blur stays obvious."""
+AREA_MIN_SHORT_SIDE_PX = 64
+"""...but never to less than this on the short side: the pattern descriptor pools 16 px cells
+into ~48 px neighbourhoods, and a narrow border reduced to a couple of cells gave scores that
+moved by 0.2 under a mere colour cast."""
 COLOR_BLOCK_PX = 8
 """ΔE2000 is measured between area means of blocks of this many output pixels: colour is a
 property of patches of cloth, not of single pixels at pattern edges."""
@@ -82,6 +86,10 @@ PATTERN_MIN_SIDE_PX = 16
 L_STAR_TO_GREY = 2.55
 """Grey levels per CIELAB unit for the structure channel (L* 0..100 onto 0..255), so SSIM's
 constants for ``data_range=255`` keep their usual meaning..."""
+PATTERN_GREY = 192.0
+PATTERN_HALF_RANGE = 60.0
+"""Lightness channel of the pattern score: mean grey level, and the half range three standard
+deviations of the expected L* may take before the 2.55 levels per unit are scaled down."""
 STRUCTURE_MID_GREY = 128.0
 STRUCTURE_HALF_RANGE = 120.0
 """...centred on mid-grey, and scaled down when the cloth's contrast would not fit 0..255."""
@@ -513,10 +521,18 @@ def lightness_channels(
     For the pattern score: a texture descriptor compares lightness structure, and lightness
     survives the chroma subsampling of JPEG and WebP (at q90 the principal-colour channel
     lost up to 0.2 of pattern score on narrow borders, L* less than 0.01). The gain and offset
-    fitted by least squares undo a lightness cast.
+    fitted by least squares undo a lightness cast. The expected side is drawn around a fixed
+    grey (``PATTERN_GREY``, 2.55 levels per L* unit unless the contrast would not fit): the
+    descriptor's noise floor is a fraction of the local mean, so this fixes it at about
+    2.3 L* units of RMS contrast for every cloth, dark or light: weave noise on plain cloth
+    then compares as plain, whatever a colour cast did to it.
     """
     inside = mask.astype(bool)
-    target = lab_want[..., 0] * np.float32(L_STAR_TO_GREY)
+    lightness = np.ascontiguousarray(lab_want[..., 0])
+    sample = _sample(lightness, inside)
+    spread = float(np.std(sample))
+    gain = min(L_STAR_TO_GREY, PATTERN_HALF_RANGE / (3.0 * max(spread, 1e-6)))
+    target = (lightness - np.float32(sample.mean())) * np.float32(gain) + np.float32(PATTERN_GREY)
     fitted, _ = _affine_fit_1d(np.ascontiguousarray(lab_got[..., 0]), target, inside)
     fitted[~inside] = target[~inside]
     return _to_uint8(fitted), _to_uint8(target)
@@ -859,11 +875,11 @@ def _crop_padded(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarr
 
 def _area_factor(shape: tuple[int, int]) -> float:
     """Reduction for the area measures: at least ``AREA_MIN_REDUCTION``, enough for the long
-    side to fit ``AREA_MAX_SIDE_PX``, but never below ``3 * SSIM_WIN_SIZE`` px on the short side
-    (narrow regions keep whole SSIM windows)."""
+    side to fit ``AREA_MAX_SIDE_PX``, but never below ``AREA_MIN_SHORT_SIDE_PX`` on the short
+    side (narrow regions keep enough pattern-descriptor cells and whole SSIM windows)."""
     h, w = shape
     factor = max(AREA_MIN_REDUCTION, max(h, w) / AREA_MAX_SIDE_PX)
-    return min(factor, max(1.0, min(h, w) / (3 * SSIM_WIN_SIZE)))
+    return min(factor, max(1.0, min(h, w) / AREA_MIN_SHORT_SIDE_PX))
 
 
 @dataclass(frozen=True)

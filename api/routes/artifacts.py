@@ -90,11 +90,14 @@ def public_artifact(store: Store, saree_id: str, relpath: str) -> tuple[Artifact
     if record.kind in PRIVATE_KINDS:
         raise NotFound("No such artifact.")
     real = Path(os.path.realpath(candidate))
-    root = Path(os.path.realpath(store.root))
-    if not real.is_relative_to(root) or not real.is_file():
+    own = Path(os.path.realpath(store.saree_dir(saree_id)))
+    if not real.is_relative_to(own) or not real.is_file():
         logger.warning(
-            "artifact %s of saree %s resolves outside the store or is gone", relpath, saree_id
+            "artifact %s of saree %s resolves outside its folder or is gone", relpath, saree_id
         )
+        raise NotFound("No such artifact.")
+    if real.stat().st_size != record.size:  # never serve bytes under an ETag they don't match
+        logger.error("artifact %s of saree %s differs from its manifest entry", relpath, saree_id)
         raise NotFound("No such artifact.")
     return record, real
 

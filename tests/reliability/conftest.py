@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hostile import UPLOAD_CAP_BYTES
+from invariants import API
+
 from sareeflow.cli import sample_image_path
 from sareeflow.settings import Settings
 from sareeflow.stack import Stack
@@ -24,10 +27,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 PREFECT_PORT, API_PORT = 4293, 8093
-UPLOAD_CAP_BYTES = 2 * 1024 * 1024
-"""Upload cap (bytes) of every app under test here: big enough for the sample photo (0.5 MB)
-and the metadata bombs, small enough that oversized bodies stay cheap."""
-API = "/api/v1"
 
 
 @pytest.fixture

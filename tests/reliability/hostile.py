@@ -39,6 +39,9 @@ TOO_LARGE = (413,)
 ACCEPT_OR_REJECT = (201, 422)
 """Tolerated oddities on real photos."""
 
+UPLOAD_CAP_BYTES = 2 * 1024 * 1024
+"""Upload cap (bytes) of every app under these tests: big enough for the sample photo (0.5 MB)
+and the metadata bombs, small enough that oversized bodies stay cheap."""
 PHOTO_SIZE = (96, 72)
 """(w, h) of the generated base photos: over the 64 px minimum, small enough to be fast."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -59,6 +62,8 @@ class HostileRequest:
     expect: tuple[int, ...]
     chunked: bool = False
     """Send the body as a chunked stream with no Content-Length."""
+    payload: bytes | None = None
+    """The file inside the form, when the form is a correct one."""
 
     def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
         for start in range(0, len(self.body), size):
@@ -118,7 +123,7 @@ def upload(
 ) -> HostileRequest:
     """A correct form carrying ``data`` as the field ``file``."""
     body = multipart([Part("file", data, filename, ctype)])
-    return HostileRequest(name, family, form_type(), body, expect)
+    return HostileRequest(name, family, form_type(), body, expect, payload=data)
 
 
 # ------------------------------------------------------------------------------ base images
@@ -796,7 +801,9 @@ FAMILIES: dict[str, Maker] = {
 }
 
 
-def hostile_corpus(seed: int = 6, *, max_upload_bytes: int = 2 * 1024 * 1024) -> list[HostileRequest]:
+def hostile_corpus(
+    seed: int = 6, *, max_upload_bytes: int = UPLOAD_CAP_BYTES
+) -> list[HostileRequest]:
     """Every bad request, each family from its own child seed (adding one never shifts another)."""
     cases: list[HostileRequest] = []
     seeds = np.random.SeedSequence(seed).spawn(len(FAMILIES) + 1)
@@ -893,6 +900,7 @@ def tolerated_corpus(seed: int = 7) -> list[HostileRequest]:
             form_type(),
             multipart([Part("file", jpeg, head=attachment)]),
             ACCEPT_OR_REJECT,
+            payload=jpeg,
         )
     )
     for k, filename in enumerate(
