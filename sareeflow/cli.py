@@ -1,8 +1,10 @@
 """The ``sareeflow`` console script (DESIGN §9). Every command takes ``--json``.
 
-``upload``, ``run``, ``demo``, ``validate``, ``status`` and ``gallery`` work on the store
-directly, no server needed (``run`` uses Prefect's ephemeral mode). ``generate`` submits through
-the running stack's API (``make run``), so the job runs on its Prefect deployment.
+``upload``, ``run``, ``demo`` and ``validate`` work on the store directly, no server needed
+(``run`` uses Prefect's ephemeral mode). ``generate`` submits through the running stack's API
+(``make run``), so the job runs on its Prefect deployment. ``status`` and ``gallery`` ask the
+running stack and fall back to the local store when it is not running or does not know the id
+(``--local`` reads the store only).
 
 Exit codes: 0 success, 1 the job or validation failed, 2 bad usage or input, 3 other errors.
 """
@@ -17,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sareeflow.errors import SareeflowError, user_safe
+from sareeflow.errors import NotFound, OrchestratorUnavailable, SareeflowError, user_safe
 from sareeflow.progress import ProgressLine, progress_wanted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
@@ -96,43 +98,101 @@ def cmd_demo(args: argparse.Namespace) -> tuple[int, dict]:
 
 def cmd_generate(args: argparse.Namespace) -> tuple[int, dict]:
     from sareeflow.remote import generate_remote
-    from sareeflow.settings import get_settings
 
-    api_url = args.api or get_settings().api_url
     line = ProgressLine(enabled=args.wait and progress_wanted(args.json))
     try:
         state = generate_remote(
-            api_url, args.saree_id, args.mode, wait=args.wait, on_state=line.update
+            _api_url(args), args.saree_id, args.mode, wait=args.wait, on_state=line.update
         )
     finally:
         line.close()
+    state = _with_local_paths(state)
     if not args.wait:
         return EXIT_OK, state
     return (EXIT_OK if state["status"] == "success" else EXIT_FAILED), state
 
 
 def cmd_status(args: argparse.Namespace) -> tuple[int, dict]:
+    """The job's state from the running stack; from the local store when the stack is not
+    running or does not know the job (a job made by ``run`` into this machine's store)."""
     from sareeflow.jobs import job_state, reconcile
-    from sareeflow.settings import get_settings
-    from sareeflow.store import Store, check_id
+    from sareeflow.remote import job_status_remote
+    from sareeflow.store import check_id
 
-    store = Store(get_settings().storage_root)
-    state = reconcile(store, job_state(store, check_id(args.job_id, what="job")))
+    job_id = check_id(args.job_id, what="job")
+    if not args.local:
+        try:
+            return EXIT_OK, _with_local_paths(job_status_remote(_api_url(args), job_id))
+        except (OrchestratorUnavailable, NotFound) as exc:
+            _note(f"{exc.message} Reading the local store instead.")
+    store = _local_store()
+    state = reconcile(store, job_state(store, job_id))
     return EXIT_OK, _job_output(store, state)
 
 
 def cmd_gallery(args: argparse.Namespace) -> tuple[int, dict]:
+    """The saree's gallery from the running stack (image URLs), or from the local store
+    (image files) when the stack is not running or does not know the saree."""
     from sareeflow.gallery import build_gallery
-    from sareeflow.settings import get_settings
-    from sareeflow.store import Store
+    from sareeflow.remote import gallery_remote
 
-    store = Store(get_settings().storage_root)
+    if not args.local:
+        try:
+            return EXIT_OK, gallery_remote(_api_url(args), args.saree_id)
+        except (OrchestratorUnavailable, NotFound) as exc:
+            _note(f"{exc.message} Reading the local store instead.")
+    store = _local_store()
     gallery = build_gallery(store, args.saree_id)
     payload = gallery.model_dump(mode="json")
     for pose in payload["poses"]:  # the CLI shows files; the API shows URLs instead
         if pose.get("image"):
             pose["image"] = str(store.resolve(args.saree_id, pose["image"]))
     return EXIT_OK, payload
+
+
+def _api_url(args: argparse.Namespace) -> str:
+    from sareeflow.settings import get_settings
+
+    return args.api or get_settings().api_url
+
+
+def _local_store():
+    from sareeflow.settings import get_settings
+    from sareeflow.store import Store
+
+    return Store(get_settings().storage_root)
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _with_local_paths(state: dict) -> dict:
+    """An API job state in the CLI's job-state shape (DESIGN §9): every pose gets ``output``
+    and ``attempt_dir``. When the stack shares this machine's storage root they are the files;
+    otherwise ``output`` is the image's URL and ``attempt_dir`` is null."""
+    from sareeflow.jobs import job_state
+
+    store = _local_store()
+    local: dict[str, dict] = {}
+    try:
+        mine = job_state(store, state["job_id"])
+        if mine.saree_id == state["saree_id"]:
+            local = {p["pose"]: p for p in _job_output(store, mine)["poses"]}
+            state = {**state, "saree_dir": str(store.saree_dir(mine.saree_id))}
+    except SareeflowError:
+        pass  # a stack with another storage root: URLs only
+    poses = []
+    for pose in state.get("poses", []):
+        files = local.get(pose["pose"], {})
+        poses.append(
+            {
+                **pose,
+                "output": files.get("output") or pose.get("image_url"),
+                "attempt_dir": files.get("attempt_dir"),
+            }
+        )
+    return {**state, "poses": poses}
 
 
 def cmd_validate(args: argparse.Namespace) -> tuple[int, dict]:
@@ -212,8 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--mode", required=True, choices=["standard", "extend", "retry_failed"])
     generate.add_argument("--wait", action="store_true", help="poll until the job ends")
     generate.add_argument("--api", help="API base URL (default: SAREEFLOW_API_URL)")
-    add("status", "print a job's state").add_argument("job_id")
-    add("gallery", "print the display state of a saree's 12 poses").add_argument("saree_id")
+    for name, key, help_text in (
+        ("status", "job_id", "print a job's state (from the running stack, else the local store)"),
+        ("gallery", "saree_id", "print a saree's 12 poses (from the stack, else the local store)"),
+    ):
+        command = add(name, help_text)
+        command.add_argument(key)
+        command.add_argument("--api", help="API base URL (default: SAREEFLOW_API_URL)")
+        command.add_argument(
+            "--local", action="store_true", help="read the local store, never the stack"
+        )
     validate = add("validate", "re-validate a stored attempt, or another image against it")
     validate.add_argument("attempt_dir")
     validate.add_argument("--image", help="a candidate image to check instead of the stored output")

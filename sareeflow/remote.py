@@ -100,6 +100,17 @@ def job_status_remote(api_url: str, job_id: str, *, client: httpx.Client | None 
             http.close()
 
 
+def gallery_remote(api_url: str, saree_id: str, *, client: httpx.Client | None = None) -> dict:
+    """One saree's gallery from the stack at ``api_url``."""
+    own = client is None
+    http = client or httpx.Client(timeout=REQUEST_TIMEOUT_S)
+    try:
+        return _call(http, "GET", f"{api_base(api_url)}/sarees/{saree_id}/gallery")
+    finally:
+        if own:
+            http.close()
+
+
 def api_base(api_url: str) -> str:
     """``http://host:8000`` or ``http://host:8000/api/v1`` → the ``/api/v1`` base URL."""
     base = api_url.rstrip("/")

@@ -156,3 +156,39 @@ def test_bad_mode_and_non_image_upload_are_invalid_input(stack, client):
     assert bad_mode.status_code == 422 and bad_mode.json()["category"] == "invalid_input"
     not_image = client.post("/sarees", files={"file": ("x.jpg", b"<html>hi</html>", "image/jpeg")})
     assert not_image.status_code == 422 and not_image.json()["category"] == "invalid_input"
+
+
+def _cli(stack_fixture, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "SAREEFLOW_API_URL": stack_fixture[0].api_url,
+        "SAREEFLOW_STORAGE_ROOT": str(stack_fixture[1]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "sareeflow.cli", *args, "--json"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+
+
+def test_cli_generate_wait_status_and_gallery_talk_to_the_stack(stack, client):
+    import json
+
+    saree_id = _upload(client)
+    done = _cli(stack, "generate", saree_id, "--mode", "standard", "--wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+    state = json.loads(done.stdout)
+    assert state["status"] == "success" and state["flow_run_id"]  # the stack's deployment ran it
+    for pose in state["poses"]:  # DESIGN §9's job-state shape, the stack sharing this store
+        assert Path(pose["output"]).is_file() and Path(pose["attempt_dir"]).is_dir()
+
+    status = _cli(stack, "status", state["job_id"])
+    assert status.returncode == 0 and "Reading the local store" not in status.stderr
+    assert json.loads(status.stdout)["status"] == "success"
+
+    gallery = json.loads(_cli(stack, "gallery", saree_id).stdout)
+    assert [p["image_url"] is not None for p in gallery["poses"]] == [True] * 4 + [False] * 8
+    assert gallery["actions"]["extend"] is True
+
+    unknown = _cli(stack, "status", "0123456789abcdef0123456789abcdef")
+    assert unknown.returncode == 2
+    assert json.loads(unknown.stdout)["error"]["category"] == "not_found"

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.slow
 
 IMAGE_KINDS = {"pose_output", "s_clean", "s_flat", "mask", "part"}
 METRICS_KINDS = {"pose_metrics", "generation_metrics", "retry_log", "parts_info"}
+CARRIES_IDS = {"generation"}
+"""Artifacts that name the saree or the job (random ids): the only ones two runs may differ in."""
 
 
 def _upload(root: Path) -> str:
@@ -140,7 +142,12 @@ def test_injected_border_distortion_is_caught_and_retried_with_constraint(tmp_pa
         saree_id, "generations/0001/poses/02/attempt-2/adapter_input.json"
     )
     assert any("border distortion" in line for line in second_input["strict_instructions"])
-    assert "border_geometry" in second_input["forbidden_changes"]
+    assert "border_path" in second_input["forbidden_changes"]  # added by the border rule
+    first_input = store.read_json(
+        saree_id, "generations/0001/poses/02/attempt-1/adapter_input.json"
+    )
+    assert first_input["strict_instructions"] == []
+    assert "border_path" not in first_input["forbidden_changes"]
     log = store.read_json(saree_id, "generations/0001/retry_log.json")["entries"]
     pose02_log = [e for e in log if e["pose"] == "02"]
     assert [e["pass"] for e in pose02_log] == [False, True]
@@ -163,6 +170,17 @@ def test_exhausted_pose_fails_job_then_retry_failed_reruns_only_it(tmp_path, mon
     assert retried["status"] == "success", retried
     assert retried["generation"] == 2
     assert [p["pose"] for p in retried["poses"]] == ["03"]
+    store = Store(tmp_path)
+    gen1 = store.read_json(saree_id, "generations/0001/metrics.json")
+    gen2 = store.read_json(saree_id, "generations/0002/metrics.json")
+    assert gen2["prepared_sha256"] == gen1["prepared_sha256"]  # same S_clean/S_flat/parts
+    from sareeflow.gallery import build_gallery
+
+    gallery = {p.pose: p for p in build_gallery(store, saree_id).poses}
+    for pose in ("01", "02", "04"):  # still published from generation 1
+        assert gallery[pose].status == "passed" and gallery[pose].generation == 1
+    assert gallery["03"].status == "passed" and gallery["03"].generation == 2
+    assert build_gallery(store, saree_id).actions.retry_failed is False
 
 
 def test_two_demo_runs_give_byte_identical_images_and_metrics(tmp_path, monkeypatch):
@@ -174,10 +192,8 @@ def test_two_demo_runs_give_byte_identical_images_and_metrics(tmp_path, monkeypa
         saree_id = _upload(root)
         assert run_mode(saree_id, "standard")["status"] == "success"
         digests.append(
-            {
-                r.path: r.sha256
-                for r in Store(root).artifacts(saree_id)
-                if r.kind in IMAGE_KINDS | METRICS_KINDS
-            }
+            {r.path: r.sha256 for r in Store(root).artifacts(saree_id) if r.kind not in CARRIES_IDS}
         )
-    assert digests[0] and digests[0] == digests[1]
+    kinds = {r.kind for r in Store(tmp_path / "b").artifacts(saree_id)}
+    assert IMAGE_KINDS | METRICS_KINDS | {"contact_sheet", "retry_log_md", "prepared"} <= kinds
+    assert digests[0] and digests[0] == digests[1]  # every artifact but the id-carrying ones

@@ -822,11 +822,16 @@ def sample(cases: list[HostileRequest], n: int, seed: int = 6) -> list[HostileRe
     for case in cases:
         by_family.setdefault(case.family, []).append(case)
     per_family = max(n // len(by_family), 1)
-    chosen = []
+    chosen, rest = [], []
     for family in sorted(by_family):
         pool = by_family[family]
-        picks = rng.choice(len(pool), size=min(per_family, len(pool)), replace=False)
-        chosen += [pool[i] for i in sorted(picks)]
+        order = rng.permutation(len(pool))
+        chosen += [pool[i] for i in sorted(order[:per_family])]
+        rest += [pool[i] for i in order[per_family:]]
+    # n rarely divides evenly by the families: the remainder comes from all that is left.
+    if len(chosen) < n and rest:
+        extra = rng.choice(len(rest), size=min(n - len(chosen), len(rest)), replace=False)
+        chosen += [rest[i] for i in sorted(extra)]
     return chosen[:n]
 
 

@@ -266,7 +266,8 @@ BAD_IDS = [
     "0" * 16 + "%00" + "0" * 15,
     "%30" * 32,
     "..",
-    ".",
+    # "." is no id a client can send: dot-segment removal (RFC 3986 §5.2.4) turns
+    # /sarees/. into /sarees/, the upload route, which rightly answers GET with 405.
     "-1",
     "null",
     "*",
