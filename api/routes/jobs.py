@@ -35,7 +35,7 @@ died before it could say so itself (killed worker, bad parameters, cancelled in 
     "/sarees/{saree_id}/jobs",
     status_code=202,
     response_model=JobPublic,
-    responses=problem_responses(404, 409, 422, 503),
+    responses=problem_responses(400, 404, 409, 422, 503),
 )
 async def create_job(
     saree_id: str,

@@ -27,7 +27,7 @@ UPLOAD_CHUNK_BYTES = 1024 * 1024
     "",
     status_code=201,
     response_model=SareePublic,
-    responses=problem_responses(413, 422, 507),
+    responses=problem_responses(400, 413, 422, 507),
 )
 async def create_saree(
     file: Annotated[
