@@ -102,6 +102,16 @@ class Settings(BaseSettings):
 
     thresholds: ValidationThresholds = ValidationThresholds()
 
+    @field_validator("failure_injection")
+    @classmethod
+    def _known_injection(cls, value: str) -> str:
+        """A typo in the rules fails at start-up, not as a failed pose halfway through a job."""
+        from sareeflow.defects import DEFECTS  # lazy: defects needs NumPy/OpenCV, settings not
+        from sareeflow.injection import parse_injection
+
+        parse_injection(value, known_defects=set(DEFECTS))
+        return value
+
     @field_validator("storage_root")
     @classmethod
     def _absolute_root(cls, value: Path) -> Path:

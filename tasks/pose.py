@@ -5,14 +5,17 @@ so every attempt persists its own ``metrics.json`` and the next attempt reads th
 back from the store to build its constraints. The attempt number is also taken from the store
 (the count of earlier attempt folders), which keeps it right after a crash and without Prefect.
 
-In Prefect's UI a pose is one task run, ``pose-PP``; its attempts are that run's retries, and
-every log line names the attempt (and Prefect's ``run_count``) next to job, saree and pose.
+In Prefect's UI a pose is one task run, ``pose-PP``; its attempts are that run's retries, each
+with two nested task runs, ``compose-PP-attempt-K`` and ``validate-PP-attempt-K`` (the stages'
+shells over :func:`compose_attempt` and :func:`validate_attempt`), and every log line names the
+attempt (and Prefect's ``run_count``) next to job, saree and pose.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import numpy as np
 from prefect import runtime, task
@@ -86,21 +89,30 @@ def next_attempt_number(store: Store, job: PoseJob, pose: str) -> int:
     return 1 + sum(1 for p in base.glob("attempt-*") if p.is_dir())
 
 
-def run_pose_attempt(
+@dataclass(frozen=True)
+class ComposedAttempt:
+    """What compose hands to validate: the output as stored, and how it was made."""
+
+    attempt: int
+    seed: int
+    output: np.ndarray
+    injected: str | None
+
+
+def compose_attempt(
     store: Store,
     settings: Settings,
     job: PoseJob,
     pose: str,
+    attempt: int,
     s_flat: np.ndarray,
     placement: PlacementMap,
     placement_sha256: str,
-) -> AttemptOutcome:
-    """One attempt, every artifact written before it returns or raises."""
-    attempt = next_attempt_number(store, job, pose)
+) -> ComposedAttempt:
+    """Compose one attempt through the configured adapter, with the constraints the earlier
+    attempts' failures call for; stores the adapter's input log, the output and its log."""
     rel = f"{pose_dir(job.generation, pose)}/attempt-{attempt}"
-    store.resolve(job.saree_id, rel).mkdir(parents=True, exist_ok=False)
     meta = {"generation": job.generation, "pose": pose, "attempt": attempt}
-
     earlier = earlier_attempts(store, job.saree_id, job.generation, pose)
     instructions, forbidden = build_constraints(
         [kind for record in earlier for kind in record["failures"]],
@@ -137,16 +149,31 @@ def run_pose_attempt(
         kind="adapter_output",
         **meta,
     )
+    return ComposedAttempt(attempt=attempt, seed=seed, output=output, injected=injected)
 
-    report = validate_output(output, placement, s_flat, thresholds=settings.thresholds)
+
+def validate_attempt(
+    store: Store,
+    settings: Settings,
+    job: PoseJob,
+    pose: str,
+    composed: ComposedAttempt,
+    s_flat: np.ndarray,
+    placement: PlacementMap,
+) -> AttemptOutcome:
+    """Check the stored output region by region; stores its metrics and records the outcome."""
+    attempt = composed.attempt
+    rel = f"{pose_dir(job.generation, pose)}/attempt-{attempt}"
+    meta = {"generation": job.generation, "pose": pose, "attempt": attempt}
+    report = validate_output(composed.output, placement, s_flat, thresholds=settings.thresholds)
     store.write_json(
         job.saree_id,
         f"{rel}/metrics.json",
         _attempt_metrics(
             report,
             attempt=attempt,
-            seed=seed,
-            injected=injected,
+            seed=composed.seed,
+            injected=composed.injected,
             inputs={
                 "s_flat": job.s_flat_path,
                 "placement": f"{pose_dir(job.generation, pose)}/placement.json",
@@ -166,6 +193,36 @@ def run_pose_attempt(
     )
     store.append_event(job.job_id, {"type": "attempt_finished", **outcome.model_dump()})
     return outcome
+
+
+@task(name="compose", task_run_name="compose-{pose}-attempt-{attempt}", cache_policy=NO_CACHE)
+def compose_task(
+    settings: Settings,
+    job: PoseJob,
+    pose: str,
+    attempt: int,
+    s_flat: np.ndarray,
+    placement: PlacementMap,
+    placement_sha256: str,
+) -> ComposedAttempt:
+    """Prefect shell of :func:`compose_attempt` (one task run per attempt, named by it)."""
+    store = Store(settings.storage_root)
+    return compose_attempt(store, settings, job, pose, attempt, s_flat, placement, placement_sha256)
+
+
+@task(name="validate", task_run_name="validate-{pose}-attempt-{attempt}", cache_policy=NO_CACHE)
+def validate_task(
+    settings: Settings,
+    job: PoseJob,
+    pose: str,
+    attempt: int,
+    composed: ComposedAttempt,
+    s_flat: np.ndarray,
+    placement: PlacementMap,
+) -> AttemptOutcome:
+    """Prefect shell of :func:`validate_attempt`."""
+    store = Store(settings.storage_root)
+    return validate_attempt(store, settings, job, pose, composed, s_flat, placement)
 
 
 def _attempt_metrics(
@@ -230,8 +287,14 @@ def pose_task(
         f"pose {pose} attempt {log.attempt} started",
         prefect_run_count=run_count,
     )
+    attempt = int(log.attempt or 1)
     try:
-        outcome = run_pose_attempt(store, settings, job, pose, s_flat, placement, placement_sha256)
+        # Claimed before anything is written: a crashed attempt keeps its number.
+        store.resolve(job.saree_id, f"{pose_dir(job.generation, pose)}/attempt-{attempt}").mkdir(
+            parents=True, exist_ok=False
+        )
+        composed = compose_task(settings, job, pose, attempt, s_flat, placement, placement_sha256)
+        outcome = validate_task(settings, job, pose, attempt, composed, s_flat, placement)
     except Exception as exc:
         log.error(
             "attempt_error",

@@ -48,3 +48,13 @@ def test_constraints_follow_the_seed_example_and_add_forbidden_changes():
 def test_no_failures_means_no_instructions_but_base_forbidden_changes():
     instructions, forbidden = build_constraints([], [])
     assert instructions == [] and "cloth_colors" in forbidden
+
+
+def test_settings_refuse_a_misspelt_defect_at_start_up(monkeypatch):
+    from sareeflow.settings import Settings
+
+    monkeypatch.setenv("SAREEFLOW_FAILURE_INJECTION", "02:border_distorsion@1")
+    with pytest.raises(InvalidInput, match="border_distorsion"):
+        Settings()
+    monkeypatch.setenv("SAREEFLOW_FAILURE_INJECTION", "02:border_distortion@1,03:color_shift@*")
+    assert Settings().failure_injection.startswith("02:border_distortion")

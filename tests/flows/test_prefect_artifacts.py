@@ -76,8 +76,11 @@ def test_runs_are_named_and_tagged_for_operators(retried_job):
     assert {"isolate", "flatten", "extract", "pose-01", "pose-02", "pose-03", "pose-04"} <= set(
         by_name
     )
-    # Attempts are Prefect retries of one task run per pose.
+    # Attempts are Prefect retries of one task run per pose, each with its named stages.
     assert by_name["pose-02"].run_count == 2 and by_name["pose-01"].run_count == 1
+    for stage in ("compose", "validate"):
+        assert {f"{stage}-02-attempt-1", f"{stage}-02-attempt-2"} <= set(by_name)
+        assert f"{stage}-01-attempt-2" not in by_name
     for run in task_runs:
         assert tags <= set(run.tags), run.name
 
