@@ -40,7 +40,9 @@ class NormalizedUpload:
 def normalize_upload(data: bytes, *, settings: Settings) -> NormalizedUpload:
     """Check an uploaded file and turn it into sRGB pixels, or raise :class:`InvalidInput`.
 
-    Every rejection says what a seller can do about it; nothing here touches the store.
+    Every rejection says what a seller can do about it; nothing here touches the store. The
+    format, frame count and pixel count are checked from the file's header, before a single
+    pixel is decoded.
     """
     if not data:
         raise InvalidInput("The uploaded file is empty.")
@@ -50,18 +52,7 @@ def normalize_upload(data: bytes, *, settings: Settings) -> NormalizedUpload:
     image = _open(data, settings=settings)
     notes: list[str] = []
     fmt = image.format or ""
-    if fmt not in ACCEPTED_FORMATS:
-        raise InvalidInput("Only JPEG, PNG, WebP and TIFF photos are accepted.")
-    if getattr(image, "n_frames", 1) > 1 and fmt != "MPO":
-        raise InvalidInput("Animated or multi-page images are not accepted; upload a single photo.")
     width, height = image.size
-    if width * height > settings.max_upload_pixels:
-        raise InvalidInput("The photo has too many pixels; please upload at most 60 megapixels.")
-    if min(width, height) < settings.min_upload_side_px:
-        raise InvalidInput(
-            f"The photo is too small ({width}x{height}); please upload at least "
-            f"{settings.min_upload_side_px} pixels on each side."
-        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; it is not fatal
@@ -82,21 +73,27 @@ def normalize_upload(data: bytes, *, settings: Settings) -> NormalizedUpload:
 
 
 def _open(data: bytes, *, settings: Settings) -> Image.Image:
-    # Pillow's bomb guard is a module global; pass our limit explicitly for this open.
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = settings.max_upload_pixels
+    """Open, check the header against our limits, then decode the (first) frame.
+
+    Pillow's own bomb guard (``Image.MAX_IMAGE_PIXELS``) is a process-wide global; changing it
+    per call would race between concurrent uploads, so it is left alone and our limit is
+    checked from the header instead. Pillow still refuses images over twice its own limit
+    (about 179 megapixels) before we see them, which caps ``max_upload_pixels`` in practice.
+    """
     try:
         with warnings.catch_warnings():
-            # Pillow warns about odd metadata (corrupt EXIF, oversized tags) while parsing; a
-            # warning is not a verdict, and under a strict warnings filter it would escape as an
-            # unexpected exception (a 500). Only the bomb warning counts, as an error.
+            # Pillow warns about odd metadata (corrupt EXIF, oversized tags) while parsing, and
+            # about images past its own pixel limit; a warning is not a verdict (our limit is
+            # checked below), and under a strict warnings filter it would escape as a 500.
             warnings.simplefilter("ignore")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            _check_header(image, settings)
             image.load()
         return image
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput("The photo has too many pixels; please upload a smaller photo.") from exc
+    except InvalidInput:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InvalidInput(_too_many_pixels(settings)) from exc
     except UnidentifiedImageError as exc:
         raise InvalidInput(
             "The file is not a photo in a supported format (JPEG, PNG, WebP, TIFF)."
@@ -105,8 +102,28 @@ def _open(data: bytes, *, settings: Settings) -> Image.Image:
         raise InvalidInput(
             "The photo could not be read; the file may be damaged or incomplete."
         ) from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _check_header(image: Image.Image, settings: Settings) -> None:
+    """Format, frames and size, all known from the header: refuse before decoding pixels."""
+    fmt = image.format or ""
+    if fmt not in ACCEPTED_FORMATS:
+        raise InvalidInput("Only JPEG, PNG, WebP and TIFF photos are accepted.")
+    if getattr(image, "n_frames", 1) > 1 and fmt != "MPO":
+        raise InvalidInput("Animated or multi-page images are not accepted; upload a single photo.")
+    width, height = image.size
+    if width * height > settings.max_upload_pixels:
+        raise InvalidInput(_too_many_pixels(settings))
+    if min(width, height) < settings.min_upload_side_px:
+        raise InvalidInput(
+            f"The photo is too small ({width}x{height}); please upload at least "
+            f"{settings.min_upload_side_px} pixels on each side."
+        )
+
+
+def _too_many_pixels(settings: Settings) -> str:
+    megapixels = settings.max_upload_pixels / 1_000_000
+    return f"The photo has too many pixels; please upload at most {megapixels:g} megapixels."
 
 
 def _to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:

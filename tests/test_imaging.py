@@ -56,6 +56,39 @@ def test_16_bit_greyscale_is_scaled_not_truncated(settings):
     assert upload.image.max() >= 250 and upload.image.min() <= 5
 
 
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_16_bit_colour_keeps_its_colour_at_8_bits(settings, ext):
+    import cv2
+
+    rgb16 = np.empty((80, 120, 3), np.uint16)
+    rgb16[...] = (65535, 32768, 1000)
+    ok, encoded = cv2.imencode(ext, rgb16[..., ::-1])  # OpenCV writes BGR
+    upload = normalize_upload(encoded.tobytes(), settings=settings)
+    assert upload.image.dtype == np.uint8
+    assert np.abs(upload.image[0, 0].astype(int) - (255, 128, 4)).max() <= 1
+
+
+def test_palette_grey_and_cmyk_keep_their_colours(settings):
+    palette = Image.new("P", (80, 80))
+    palette.putpalette([10, 200, 30] * 256)
+    assert tuple(normalize_upload(_bytes(palette, "PNG"), settings=settings).image[0, 0]) == (
+        10,
+        200,
+        30,
+    )
+    grey = normalize_upload(_bytes(Image.new("L", (80, 80), 77), "PNG"), settings=settings)
+    assert tuple(grey.image[0, 0]) == (77, 77, 77)
+    cyan_free = Image.new("CMYK", (80, 80), (0, 255, 255, 0))  # no cyan, full magenta+yellow
+    red = normalize_upload(_bytes(cyan_free, "JPEG"), settings=settings).image[40, 40]
+    assert red[0] > 230 and red[1] < 25 and red[2] < 25
+
+
+def test_pixel_limit_is_checked_from_the_header_and_named(tmp_path):
+    small_limit = Settings(storage_root=tmp_path, max_upload_pixels=5_000)
+    with pytest.raises(InvalidInput, match="at most 0.005 megapixels"):
+        normalize_upload(_bytes(_photo(), "PNG"), settings=small_limit)
+
+
 def test_icc_profile_is_converted_to_srgb(settings):
     from PIL import ImageCms
 
