@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import anyio
 from fastapi import APIRouter, Response
@@ -12,7 +13,15 @@ from api.errors import problem_responses
 from api.launcher import Launcher
 from api.schemas import JobCreate, JobPublic
 from sareeflow.errors import SareeflowError, user_safe
-from sareeflow.jobs import CRASH_MESSAGE, JobState, admit_job, job_state, mark_failed, reconcile
+from sareeflow.jobs import (
+    CRASH_MESSAGE,
+    JobState,
+    admit_job,
+    job_state,
+    mark_failed,
+    reconcile,
+    saree_jobs,
+)
 from sareeflow.store import Store
 
 logger = logging.getLogger("sareeflow.api")
@@ -46,6 +55,7 @@ async def create_job(
     response: Response,
 ) -> JobPublic:
     """Start a job for a saree by mode; 409 while another is unfinished or the mode can't run."""
+    await _settle_unfinished(store, launcher, saree_id)
     state = await anyio.to_thread.run_sync(admit_job, store, saree_id, body.mode)
     with anyio.CancelScope(shield=True):  # an admitted job always ends linked to a run, or failed
         flow_run_id = await _submit(store, launcher, state)
@@ -75,6 +85,25 @@ async def read_job(job_id: str, store: StoreDep, launcher: LauncherDep, urls: Ur
     if not state.terminal and state.flow_run_id:
         state = await _follow_orchestrator(store, launcher, state)
     return JobPublic.build(state, urls)
+
+
+async def _settle_unfinished(store: Store, launcher: Launcher, saree_id: str) -> None:
+    """Before admitting: end the saree's unfinished jobs whose Prefect run is already over.
+
+    A run cancelled in the Prefect UI before it started never writes to the store, and its
+    job would block the saree (409) until someone happened to poll it.
+    """
+    states = await anyio.to_thread.run_sync(_unfinished_jobs, store, saree_id)
+    for state in states:
+        if state.flow_run_id:
+            await _follow_orchestrator(store, launcher, state)
+
+
+def _unfinished_jobs(store: Store, saree_id: str) -> list[JobState]:
+    store.require_saree(saree_id)
+    return [
+        s for s in map(partial(reconcile, store), saree_jobs(store, saree_id)) if not s.terminal
+    ]
 
 
 def _reconciled(store: Store, job_id: str) -> JobState:

@@ -149,6 +149,15 @@ def test_run_that_died_in_prefect_ends_the_job_failed(
     assert client.post(_jobs_url(saree_id), json={"mode": "standard"}).status_code == 202
 
 
+def test_run_cancelled_in_prefect_never_blocks_the_next_job_unpolled(client, launcher, saree_id):
+    job = client.post(_jobs_url(saree_id), json={"mode": "standard"}).json()
+    assert client.post(_jobs_url(saree_id), json={"mode": "standard"}).status_code == 409
+    launcher.states[job["flow_run_id"]] = "CANCELLED"  # in the Prefect UI, before it started
+    assert client.post(_jobs_url(saree_id), json={"mode": "standard"}).status_code == 202
+    ended = client.get(f"{API}/jobs/{job['job_id']}").json()
+    assert ended["status"] == "failed" and ended["error"]["category"] == "cancelled"
+
+
 @pytest.mark.parametrize("prefect_state", ["SCHEDULED", "PENDING", "RUNNING", None])
 def test_live_or_unknown_prefect_state_leaves_the_job_alone(
     client, launcher, saree_id, prefect_state
