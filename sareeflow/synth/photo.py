@@ -3,8 +3,10 @@
 :func:`make_photo` lays a canonical cloth (from :func:`~sareeflow.synth.cloth.make_cloth`) on a
 background the way a seller photographs one: a random backdrop (wood, floor tiles, studio
 sweep, fabric, or one close in colour to the cloth), the cloth as a mildly tilted quadrilateral
-turned by 0/90/180/270 degrees (so the pallu can be on any side), a soft drop shadow, an uneven
-light field, sensor noise and a JPEG round trip.
+turned by 0/90/180/270 degrees (so the pallu can be on any side), fold creases (on ``hard``: a
+saree laid out after being folded keeps a crease across its width at each fold, shaded light on
+one side and dark on the other, plus a few soft wrinkles), a soft drop shadow, an uneven light
+field, sensor noise and a JPEG round trip.
 
 Geometry conventions: corners are continuous photo coordinates in which pixel ``(i, j)`` covers
 ``[i, i+1) x [j, j+1)`` (so the polygon area equals the mask's pixel count). The cloth keeps its
@@ -50,6 +52,8 @@ class _Level(BaseModel):
     noise_sigma: tuple[float, float]
     p_similar: float
     backgrounds: tuple[Background, ...]
+    creases: tuple[int, int] = (0, 0)
+    """Fold creases across the cloth's width (inclusive range drawn per photo)."""
 
 
 LEVELS: dict[str, _Level] = {
@@ -82,8 +86,15 @@ LEVELS: dict[str, _Level] = {
         noise_sigma=(2.0, 4.0),
         p_similar=0.35,
         backgrounds=("wood", "tiles", "studio", "fabric"),
+        creases=(1, 3),
     ),
 }
+CREASE_DEPTH = (0.10, 0.22)
+"""Peak light change at a crease (fraction): a pressed fold under soft room light."""
+CREASE_WIDTH_FRAC = (0.006, 0.015)
+"""Crease half-width as a fraction of the cloth's length."""
+WRINKLE_DEPTH = 0.05
+"""Amplitude of the soft wrinkles between creases (fraction of the light)."""
 
 
 class PhotoTruth(BaseModel):
@@ -105,6 +116,7 @@ class PhotoTruth(BaseModel):
     illumination: np.ndarray = Field(
         exclude=True, description="float32 HxW multiplicative light field applied to the photo."
     )
+    creases: int = Field(0, description="Fold creases pressed across the cloth's width.")
 
 
 # ----------------------------------------------------------------------------- backgrounds
@@ -262,6 +274,28 @@ def _illumination(rng: np.random.Generator, w: int, h: int, level: _Level) -> np
     return (lo + (hi - lo) * field).astype(np.float32)
 
 
+def _fold_shading(rng: np.random.Generator, w: int, h: int, creases: int) -> np.ndarray:
+    """Multiplicative shading (float32 hxw, cloth space) of ``creases`` pressed folds across the
+    cloth's width and soft wrinkles: each crease is a derivative-of-Gaussian ridge (one flank
+    catches the light, the other falls into shadow), so the cloth's colour between creases is
+    untouched and the stages must not mistake a crease for a border or a pallu edge."""
+    xx = np.arange(w, dtype=np.float32)
+    profile = np.zeros(w, np.float32)
+    # Folds sit near even fractions of the length, as a saree folded for storage would be.
+    for k in range(creases):
+        centre = w * (k + 1) / (creases + 1) + rng.uniform(-0.04, 0.04) * w
+        sigma = w * rng.uniform(*CREASE_WIDTH_FRAC)
+        depth = rng.uniform(*CREASE_DEPTH) * rng.choice([-1.0, 1.0])
+        d = (xx - centre) / sigma
+        profile += np.float32(depth * 1.6487) * d * np.exp(-0.5 * d * d)  # peak = depth
+    tilt = rng.uniform(-0.02, 0.02) * w  # creases are pressed by hand, not ruled
+    yy = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    map_x = (xx[None, :] + tilt * yy).astype(np.float32)
+    shading = np.interp(map_x.ravel(), xx, profile).reshape(h, w).astype(np.float32)
+    shading += np.float32(WRINKLE_DEPTH) * _smooth_noise(rng, w, h, 9)
+    return 1.0 + shading
+
+
 def _cv_homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Homography in OpenCV's pixel-centre convention from pixel-edge corner coordinates."""
     return cv2.getPerspectiveTransform(
@@ -327,11 +361,16 @@ def make_photo(
     ) / 2
     sw, sh = max(2, round(long_px)), max(2, round(short_px))
     interp = cv2.INTER_AREA if sw < cw else cv2.INTER_LINEAR
-    scaled = cv2.resize(cloth, (sw, sh), interpolation=interp)
+    scaled = cv2.resize(cloth, (sw, sh), interpolation=interp).astype(np.float32)
+    # A stream of its own, so photos without creases are what they were before creases existed.
+    fold_rng = np.random.default_rng([seed, 4])
+    creases = int(fold_rng.integers(level.creases[0], level.creases[1], endpoint=True))
+    if creases:
+        scaled *= _fold_shading(fold_rng, sw, sh, creases)[..., None]
     src = np.array([(0, 0), (sw, 0), (sw, sh), (0, sh)], np.float64)
     hmat = _cv_homography(src, corners)
     warped = cv2.warpPerspective(
-        scaled.astype(np.float32),
+        scaled,
         hmat,
         (fw, fh),
         flags=cv2.INTER_LINEAR,
@@ -387,6 +426,7 @@ def make_photo(
         cloth=truth,
         mask=mask,
         illumination=light,
+        creases=creases,
     )
 
 

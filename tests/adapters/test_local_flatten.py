@@ -103,6 +103,22 @@ def test_corners_and_orientation_match_generated_photo(seed: int) -> None:
     assert not any("laid flat" in note for note in info.notes)
 
 
+@pytest.mark.parametrize("seed", _seeds_with_pallu(500, 3))
+def test_creased_hard_photos_keep_corners_and_orientation(seed: int) -> None:
+    """Fold creases (light/dark ridges across the width) are neither edges nor a pallu."""
+    cloth, cloth_truth = make_cloth(seed, size=(1500, 340))
+    photo, truth = make_photo(cloth, cloth_truth, seed, size=(1200, 900), difficulty="hard")
+    assert truth.creases >= 1
+    settings = Settings()
+    s_clean, _, _ = isolate(photo, settings=settings)
+    result = LocalFlattenAdapter(settings=settings).run(s_clean, None, seed, [], ["cloth_colors"])
+    info = FlattenInfo.model_validate(result.info)
+    error, oriented = _corner_check(
+        info, np.array(truth.corners), photo.shape[1] / s_clean.shape[1]
+    )
+    assert error <= MAX_CORNER_ERROR and oriented, (error, truth.pallu_side)
+
+
 def test_corners_keep_the_photo_handedness() -> None:
     """TL→TR→BR→BL must turn the same way in the photo as in S_flat: never a mirror image."""
     for seed in _seeds_with_pallu(200, 2):

@@ -142,3 +142,25 @@ def test_large_photo_has_requested_megapixels():
     h, w = photo.shape[:2]
     assert abs(w * h - 1e6) < 0.02e6 and abs(w / h - 4 / 3) < 0.01
     assert COVERAGE_RANGE[0] <= pt.coverage <= COVERAGE_RANGE[1]
+
+
+def test_hard_photos_have_fold_creases_that_leave_other_levels_alone():
+    cloth, truth = make_cloth(21, size=(900, 200))
+    creased, hard = make_photo(cloth, truth, 21, size=(600, 450), difficulty="hard")
+    assert 1 <= hard.creases <= 3
+    _, normal = make_photo(cloth, truth, 21, size=(600, 450), difficulty="normal")
+    assert normal.creases == 0
+    assert creased.shape == (450, 600, 3)
+
+
+def test_a_crease_lights_one_flank_and_shades_the_other_at_its_fold():
+    from sareeflow.synth.photo import CREASE_DEPTH, WRINKLE_DEPTH, _fold_shading
+
+    shading = _fold_shading(np.random.default_rng(0), 1000, 200, creases=1)
+    profile = shading.mean(axis=0)
+    lo, hi = int(profile.argmin()), int(profile.argmax())
+    assert abs((lo + hi) / 2 - 500) < 60  # the fold sits near the middle of the length
+    assert abs(lo - hi) < 40  # the two flanks are next to each other
+    assert profile.max() - profile.min() >= 2 * CREASE_DEPTH[0] - 2 * WRINKLE_DEPTH
+    far = np.r_[profile[:300], profile[700:]]
+    assert abs(float(far.mean()) - 1.0) < WRINKLE_DEPTH  # cloth away from folds keeps its colour
