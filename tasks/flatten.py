@@ -15,9 +15,9 @@ from prefect.cache_policies import NO_CACHE
 from adapters import get_adapter
 from adapters.base import ImageAdapter
 from sareeflow.constraints import BASE_FORBIDDEN_CHANGES
-from sareeflow.errors import AdapterUnavailable
+from sareeflow.errors import AdapterTransient, AdapterUnavailable
 from sareeflow.models import AdapterRequestLog, FlattenInfo
-from sareeflow.prepared import write_prepared
+from sareeflow.prepared import prepared_prefix, write_prepared
 from sareeflow.settings import Settings
 from sareeflow.store import ArtifactRecord, Store, sha256_hex
 
@@ -52,7 +52,19 @@ def flatten(
     return image, info
 
 
-@task(name="flatten", cache_policy=NO_CACHE)
+def retry_transient_only(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: a remote flatten that timed out or answered 5xx is tried
+    again; anything else (bad input, a refused request, a bug) fails the job at once."""
+    return isinstance(state.result(raise_on_failure=False), AdapterTransient)
+
+
+@task(
+    name="flatten",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[1, 4],
+    retry_condition_fn=retry_transient_only,
+)
 def flatten_task(
     settings: Settings, saree_id: str, generation: int, s_clean: np.ndarray, upload_sha256: str
 ) -> tuple[np.ndarray, dict[str, ArtifactRecord]]:
@@ -73,15 +85,20 @@ def flatten_task(
         forbidden_changes=list(BASE_FORBIDDEN_CHANGES),
         image_sha256=sha256_hex(s_clean.tobytes()),
     )
-    records = {
-        "flatten_input": write_prepared(
-            store,
-            filename="flatten_adapter_input.json",
-            payload=request,
-            kind="adapter_input",
-            **common,
-        )
-    }
+    logged = f"{prepared_prefix(generation)}/flatten_adapter_input.json"
+    if store.resolve(saree_id, logged).is_file():
+        # A retry after a transient adapter error: the same input (same seed) is logged already.
+        records = {"flatten_input": store.artifact(saree_id, logged)}
+    else:
+        records = {
+            "flatten_input": write_prepared(
+                store,
+                filename="flatten_adapter_input.json",
+                payload=request,
+                kind="adapter_input",
+                **common,
+            )
+        }
     s_flat, info = flatten(s_clean, adapter, seed)
     records["s_flat"] = write_prepared(
         store, filename="s_flat.png", payload=s_flat, kind="s_flat", **common

@@ -7,6 +7,7 @@ Prefect flow, the retrying pose task and the constraints read back from the stor
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -29,8 +30,15 @@ URL = f"http://127.0.0.1:{PORT}"
 
 @pytest.fixture
 def fake_service() -> Iterator:
-    """The fake served by uvicorn on 127.0.0.1:8097 in a thread, for one test."""
-    app = create_app(Behaviour(cast_unless_forbidden="white_balance"))
+    """The colour-casting fake served on 127.0.0.1:8097, for one test."""
+    with _serve(Behaviour(cast_unless_forbidden="white_balance")) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def _serve(behaviour: Behaviour) -> Iterator:
+    """The fake served by uvicorn on 127.0.0.1:8097 in a thread."""
+    app = create_app(behaviour)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning"))
     thread = threading.Thread(target=server.run, name="fake-image-service", daemon=True)
     thread.start()
@@ -82,3 +90,28 @@ def test_standard_job_over_http_retries_the_colour_cast_with_a_constraint(
         assert store.read_json(saree_id, f"{base}/attempt-2/metrics.json")["pass"] is True
     seen = fake_service.state.log.seen
     assert len(seen) == 8 and all(call["stage"] == "compose" for call in seen)
+
+
+def test_a_remote_flatten_that_answers_503_once_is_retried_by_prefect(tmp_path, monkeypatch):
+    from sareeflow.uploads import store_upload
+
+    monkeypatch.setenv("SAREEFLOW_STORAGE_ROOT", str(tmp_path))
+    monkeypatch.setenv("SAREEFLOW_FAILURE_INJECTION", "")
+    monkeypatch.setenv("SAREEFLOW_FLATTEN_ADAPTER", "http")
+    monkeypatch.setenv("SAREEFLOW_REMOTE_ADAPTER_URL", URL)
+    get_settings.cache_clear()
+    with _serve(Behaviour(fail_first=1)) as app:
+        try:
+            saree_id = store_upload(
+                sample_image_path().read_bytes(), filename="sample.jpg", settings=get_settings()
+            ).saree_id
+            state = run_mode(saree_id, "standard")
+        finally:
+            get_settings.cache_clear()
+    assert state["status"] == "success", state
+    assert app.state.log.calls == 2  # one 503, one rendered flatten
+    store = Store(tmp_path)
+    flatten = store.read_json(saree_id, "generations/0001/prepared/flatten.json")
+    assert flatten["adapter"] == "http_flatten"
+    logged = [r for r in store.artifacts(saree_id) if r.path.endswith("flatten_adapter_input.json")]
+    assert len(logged) == 1  # the retry reused the logged input, nothing written twice
