@@ -203,13 +203,19 @@ def cmd_validate(args: argparse.Namespace) -> tuple[int, dict]:
 
 
 def _job_output(store, state) -> dict:
-    """The job state with store-relative paths made absolute (the CLI's user has the files)."""
+    """The job state with store-relative paths made absolute (the CLI's user has the files),
+    and the generation's other artifacts (prepared inputs, retry log, contact sheet, metrics)."""
     payload = state.model_dump(mode="json")
     for pose in payload["poses"]:
         for key in ("output", "attempt_dir"):
             if pose.get(key):
                 pose[key] = str(store.resolve(state.saree_id, pose[key]))
     payload["saree_dir"] = str(store.saree_dir(state.saree_id))
+    payload["artifacts"] = [
+        {"kind": record.kind, "path": str(store.resolve(state.saree_id, record.path))}
+        for record in store.artifacts(state.saree_id)
+        if record.generation == state.generation and record.generation and record.pose is None
+    ]
     return payload
 
 
@@ -235,6 +241,9 @@ def _print_human(command: str, payload: dict) -> None:
                 f"  {pose['pose']} {pose['label']:<24} {pose['status']:<7} attempts={pose['attempts']}  {where}"
             )
         if command == "demo":
+            print("intermediate artifacts:")
+            for item in payload.get("artifacts", []):
+                print(f"  {item['kind']:<20} {item['path']}")
             print(f"all artifacts: {payload['saree_dir']}")
         return
     if command == "validate":

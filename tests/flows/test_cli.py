@@ -50,8 +50,10 @@ def test_demo_prints_a_successful_job_with_every_output_on_disk(demo):
     for pose in state["poses"]:
         assert Path(pose["output"]).is_file() and Path(pose["attempt_dir"]).is_dir()
         assert Path(pose["output"]).is_relative_to(root)
-    prepared = Path(state["saree_dir"], "generations", "0001", "prepared")
-    assert (prepared / "s_clean.png").is_file() and (prepared / "s_flat.png").is_file()
+    kinds = {item["kind"] for item in state["artifacts"]}
+    for kind in ("s_clean", "mask", "s_flat", "parts_info", "part", "retry_log", "contact_sheet"):
+        assert kind in kinds, kind
+    assert all(Path(item["path"]).is_file() for item in state["artifacts"])
 
 
 def test_status_and_gallery_fall_back_to_the_store_when_no_stack_runs(demo, capsys):
