@@ -82,8 +82,84 @@ def serve_deployments(limit: int | None = None) -> None:
                 parameters=entry.get("parameters") or {},
             )
         )
+    end_abandoned_runs()
     # pause_on_shutdown=False: a stopped runner must not leave the deployments paused.
     serve(*deployments, limit=limit, pause_on_shutdown=False, print_starting_message=True)
+
+
+ABANDONED_MESSAGE = "The runner executing this run stopped before the run finished."
+
+
+def end_abandoned_runs() -> list[str]:
+    """End the jobs a dead runner had taken but never started; returns their flow-run ids.
+
+    A runner takes a scheduled run by setting it PENDING, then starts a process for it.
+    Killed in between, or together with that process before the flow wrote its first job
+    event, it leaves the run PENDING (or RUNNING) in Prefect for good, and nothing ever
+    hands it to another runner. Its job stays ``queued``: the job's last event came from the
+    API, which is alive, so ``jobs.reconcile`` cannot tell it apart from a job about to
+    start, and the saree refuses every new job (409) forever. Found by the crash test
+    (tests/reliability/test_crash_safety.py).
+
+    Called when a runner starts, before it serves: one runner serves these deployments
+    (``make run``; several machines use a work pool, DESIGN §13), so a run of them still
+    PENDING or RUNNING now was taken by a runner that is gone. Its flow process may live on
+    (a runner killed alone leaves its children running): such a process holds the saree's
+    ``run`` lock while it executes, and checks under that lock that its job is not terminal
+    before it starts. So each job is ended under that lock, and left alone while it is busy.
+    Best effort: a failure here is logged and never stops the runner from serving.
+    """
+    import logging
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    from sareeflow.errors import Conflict
+    from sareeflow.jobs import CRASH_MESSAGE, job_state, mark_failed
+    from sareeflow.settings import get_settings
+    from sareeflow.store import Store
+
+    logger = logging.getLogger("sareeflow.stack")
+    store = Store(get_settings().storage_root)
+    ended = []
+    try:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])
+                    )
+                ),
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["sareeflow"])),
+            )
+            for run in runs:
+                job_id, saree_id = run.parameters.get("job_id"), run.parameters.get("saree_id")
+                try:
+                    if job_id and saree_id:
+                        with store.lock(saree_id, "run", blocking=False):
+                            if not job_state(store, job_id).terminal:
+                                mark_failed(store, job_id, "crashed", CRASH_MESSAGE)
+                    client.set_flow_run_state(
+                        run.id, Crashed(message=ABANDONED_MESSAGE), force=True
+                    )
+                    ended.append(str(run.id))
+                except Conflict:
+                    continue  # its flow process lives on and is executing the job
+                except Exception as exc:  # noqa: BLE001 - one bad run must not stop the sweep
+                    logger.warning("flow run %s: not ended: %r", run.id, exc)
+    except Exception as exc:  # noqa: BLE001 - the runner must serve even if this fails
+        logger.warning("abandoned runs not checked: %r", exc)
+    if ended:
+        logger.warning("ended %d run(s) abandoned by a previous runner: %s", len(ended), ended)
+    return ended
 
 
 class Stack:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from hostile import UPLOAD_CAP_BYTES
 from invariants import API
 
@@ -75,3 +74,43 @@ def stack_client(reliability_stack):
 @pytest.fixture(scope="session")
 def sample_photo() -> bytes:
     return sample_image_path().read_bytes()
+
+
+FLOW_PREFECT_PORT, FLOW_API_PORT = 4295, 8095
+FLOW_INJECTION = "02:border_distortion@1"
+"""Pose 02's first attempt is damaged on purpose in every job of the flow stack, so every job
+also goes through a validation failure, a retry with constraints and its files."""
+
+
+@pytest.fixture(scope="session")
+def flow_stack(tmp_path_factory):
+    """(stack, storage root): a real stack whose runner the crash test kills and restarts, and
+    on which the concurrency test runs many jobs (ports of its own, 4295/8095)."""
+    root = tmp_path_factory.mktemp("flow_root")
+    home = tmp_path_factory.mktemp("flow_prefect_home")
+    stack = Stack(
+        prefect_port=FLOW_PREFECT_PORT,
+        api_port=FLOW_API_PORT,
+        env={
+            "SAREEFLOW_STORAGE_ROOT": str(root),
+            "SAREEFLOW_FAILURE_INJECTION": FLOW_INJECTION,
+            # Crash and concurrency behaviour does not depend on image size; smaller working
+            # images keep many jobs affordable on a shared 2-core machine. (Not smaller still:
+            # at 640/512 px validation falsely fails a few faithful poses of generated sarees.)
+            "SAREEFLOW_WORK_MAX_SIDE_PX": "1024",
+            "SAREEFLOW_CANVAS_HEIGHT_PX": "768",
+            "PREFECT_HOME": str(home),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        },
+    )
+    try:
+        stack.start(quiet=True)
+        yield stack, root
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def flow_client(flow_stack):
+    with httpx.Client(base_url=f"{flow_stack[0].api_url}{API}", timeout=60) as client:
+        yield client

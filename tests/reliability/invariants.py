@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from sareeflow.jobs import JobState, job_state
 from sareeflow.store import Store
@@ -68,7 +69,10 @@ def problem_violations(
         out.append(f"problem keys {sorted(body)}")
     if body.get("status") != status:
         out.append("problem status differs from HTTP status")
-    if not body.get("category") or body.get("type") != f"urn:sareeflow:problem:{body.get('category')}":
+    if (
+        not body.get("category")
+        or body.get("type") != f"urn:sareeflow:problem:{body.get('category')}"
+    ):
         out.append(f"uncategorised problem {body}")
     if category is not None and body.get("category") != category:
         out.append(f"category {body.get('category')!r} != {category!r}")
@@ -174,7 +178,9 @@ def api_vs_files_violations(api_job: dict, state: JobState) -> list[str]:
     files_error = state.error.model_dump() if state.error else None
     if api_error != files_error:
         out.append(f"error: api {api_error} != files {files_error}")
-    api_poses = [(p["pose"], p["status"], p["attempts"], bool(p["image_url"])) for p in api_job["poses"]]
+    api_poses = [
+        (p["pose"], p["status"], p["attempts"], bool(p["image_url"])) for p in api_job["poses"]
+    ]
     file_poses = [(p.pose, p.status, p.attempts, bool(p.output)) for p in state.poses]
     if api_poses != file_poses:
         out.append(f"poses: api {api_poses} != files {file_poses}")
@@ -186,3 +192,42 @@ def api_vs_files_violations(api_job: dict, state: JobState) -> list[str]:
 
 def read_json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def served_violations(client, store: Store, saree_id: str) -> list[str]:
+    """Everything listed downloads whole; nothing unlisted downloads at all."""
+    out = []
+    manifest = {record.path: record for record in store.artifacts(saree_id)}
+    listing = client.get(f"/sarees/{saree_id}/artifacts").json()["artifacts"]
+    for item in listing:
+        rel = unquote(item["url"].split("/artifacts/", 1)[1])
+        record = manifest.get(rel)
+        body = client.get(item["url"].removeprefix(API)).content
+        if record is None:
+            out.append(f"{saree_id}/{rel}: listed by the API but not in the manifest")
+        elif hashlib.sha256(body).hexdigest() != record.sha256 or item["sha256"] != record.sha256:
+            out.append(f"{saree_id}/{rel}: served bytes differ from the manifest")
+    for rel in unlisted_files(store, saree_id):
+        status = client.get(f"/sarees/{saree_id}/artifacts/{rel}").status_code
+        if status != 404:
+            out.append(f"{saree_id}/{rel}: unlisted leftover served with {status}")
+    return out
+
+
+def overlap_violations(store: Store, saree_id: str) -> list[str]:
+    """Jobs of one saree ran one after the other, each in a generation of its own."""
+    out, spans, generations = [], [], []
+    for job_id in store.saree_job_ids(saree_id):
+        events = store.events(job_id)
+        started = [e["at"] for e in events if e["type"] == "job_started"]
+        finished = [e["at"] for e in events if e["type"] == "job_finished"]
+        generations += [e["generation"] for e in events if e["type"] == "job_started"]
+        if started:
+            spans.append((started[0], finished[0] if finished else "~", job_id))
+    spans.sort()
+    for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            out.append(f"{saree_id}: job {second} started before job {first} ended")
+    if len(generations) != len(set(generations)):
+        out.append(f"{saree_id}: a generation was used by two jobs: {generations}")
+    return out
