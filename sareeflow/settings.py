@@ -36,6 +36,15 @@ class RegionThresholds(BaseModel):
     max_border_offset_px: float = Field(
         6.0, ge=0, description="Largest allowed sideways drift of the border from its path (px)."
     )
+    max_changed_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Largest share of the region's ~8 px colour blocks that may show other "
+        "cloth (ΔE2000 > 10 from the expected block) while the rest keeps its colour: a gap "
+        "in a border, a patch of other motifs, a strip of what lies beside a region drawn off "
+        "its place. Faithful and benign images stay below 0.003.",
+    )
 
 
 class ValidationThresholds(BaseModel):

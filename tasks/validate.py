@@ -33,6 +33,7 @@ Each measure is checked against the thresholds for the region's kind
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -41,9 +42,9 @@ import numpy as np
 
 from metrics import (
     BorderContinuity,
+    PatternReference,
     border_continuity,
     delta_e_ciede2000,
-    pattern_similarity,
     rgb_to_lab,
     structural_similarity,
 )
@@ -104,11 +105,12 @@ MIN_REGION_PIXELS = 64
 """Regions owning fewer output pixels than this (e.g. fully hidden) are not checked."""
 MIN_REGION_SIDE_PX = 3
 """Regions whose bbox is thinner than this (px) are not checked (no SSIM window fits)."""
-BORDER_MAX_REDUCTION = 2.0
-"""Border checks run at no less than half resolution: a 4 px bend still moves the band 2 px
-there, well above the metric's sub-pixel resolution."""
+BORDER_MAX_REDUCTION = 2
+"""Border checks run at full or half resolution (a whole factor: a fast reduction): a 4 px
+bend still moves the band 2 px at half resolution, well above the metric's sub-pixel
+resolution."""
 BORDER_MIN_WIDTH_PX = 24.0
-"""...and never shrink a band below this width (px at the checked resolution)."""
+"""...and halve a band only if it stays at least this wide (px at the checked resolution)."""
 BORDER_SEARCH_WIDTHS = 1.25
 BORDER_SEARCH_EXTRA_PX = 12
 """The border check crops ``1.25 * width + 12`` px around a border's bbox: the reach of
@@ -147,6 +149,7 @@ def validate_output(
     s_flat: np.ndarray,
     *,
     thresholds: ValidationThresholds,
+    expected: ExpectedPose | None = None,
 ) -> ValidationReport:
     """Check every region of ``output`` against what ``placement`` asked for.
 
@@ -160,6 +163,10 @@ def validate_output(
         The flattened saree the map samples, of ``placement.flat_size``.
     thresholds : ValidationThresholds
         Limits per region kind.
+    expected : ExpectedPose, optional
+        ``ExpectedPose(placement, s_flat)``, to validate several candidate outputs against one
+        map while computing the expected side once (it keeps what it derives). Built here
+        when not given.
 
     Returns
     -------
@@ -170,15 +177,16 @@ def validate_output(
     Raises
     ------
     InvalidInput
-        If ``output`` or ``s_flat`` does not have the size the placement map needs, or the
-        map's arrays do not match its regions' bboxes.
+        If ``output`` or ``s_flat`` does not have the size the placement map needs, the
+        map's arrays do not match its regions' bboxes, or ``expected`` was built from another
+        map or S_flat.
     """
     _check_inputs(output, placement, s_flat)
-    prepared = [
-        prepare_region(output, placement, region, s_flat)
-        for region in placement.regions
-        if _checkable(placement, region)
-    ]
+    if expected is None:
+        expected = ExpectedPose(placement, s_flat)
+    elif expected.placement is not placement or expected.s_flat is not s_flat:
+        raise InvalidInput("The expected pose was built from another placement map or S_flat.")
+    prepared = [observe_region(output, region) for region in expected.regions]
     area = [measure_area(item) for item in prepared]
     limits = [_limits_for(item.region, thresholds) for item in prepared]
     colours = part_colours([item.region for item in prepared], area)
@@ -191,7 +199,7 @@ def validate_output(
     trusted = np.zeros(output.shape[:2], bool)
     for item, measures, limit in zip(prepared, area, limits, strict=True):
         x, y, w, h = item.region.bbox
-        np.copyto(expected[y : y + h, x : x + w], item.rendered, where=item.mask[..., None])
+        cv2.copyTo(item.rendered, item.mask.view(np.uint8), expected[y : y + h, x : x + w])
         if not judge(item.region, measures, limit, colours=colours)[0]:
             trusted[y : y + h, x : x + w] |= item.mask
 
@@ -213,66 +221,227 @@ def validate_output(
     )
 
 
+# ------------------------------------------------------------------------------ expected
+@dataclass(frozen=True)
+class AlignmentReference:
+    """The expected side of :func:`best_alignment`: normalised gradient magnitude of the
+    rendered region (every ``rows``-th row) and where it is compared."""
+
+    edges: np.ndarray
+    inside: np.ndarray
+    """uint8, bbox-sized: the mask eroded by the search range (outline left out)."""
+    rows: int
+
+
+@dataclass(frozen=True)
+class StructureTarget:
+    """The expected side of the SSIM channel (see :func:`structure_target`)."""
+
+    axis: np.ndarray
+    """Unit principal colour axis of the expected cloth (CIELAB)."""
+    target: np.ndarray
+    """float32 grey levels: the expected cloth projected on that axis."""
+    channel: np.ndarray
+    """uint8 of ``target``."""
+
+
+@dataclass(frozen=True)
+class _BlockReference:
+    """The expected side of the block colours (see :func:`_block_colour`)."""
+
+    block: int
+    """Block side in reduced pixels."""
+    keep: np.ndarray
+    """bool per block: enough of it inside the region."""
+    lab: np.ndarray
+    """CIELAB of the kept blocks (``N x 3``)."""
+    weight: np.ndarray
+    """Coverage of the kept blocks (float64)."""
+    mean: np.ndarray
+    """Coverage-weighted mean CIELAB of the region."""
+
+
+class ExpectedRegion:
+    """What a faithful renderer draws in one region, and what derives from that alone.
+
+    Construction renders the region exactly (rounded and clipped like the renderer's output)
+    and reduces it for the area measures: by a whole factor (INTER_AREA over k x k blocks,
+    see ``_area_factor``; the bbox is padded right and bottom to a multiple of k with pixels
+    outside the mask), divided by the reduced shading. The expected half of each measure
+    (CIELAB, the SSIM and pattern channels, SSIM's mask, the pattern descriptor, block
+    colours, the alignment reference) is computed when first needed and then kept, so that
+    validating several candidates against one map pays for it once.
+    """
+
+    def __init__(
+        self, placement: PlacementMap, region: PlacementRegion, s_flat: np.ndarray
+    ) -> None:
+        arrays = placement.arrays[region.name]
+        self.region = region
+        self.mask: np.ndarray = arrays["map_x"] >= 0
+        """bool, bbox-sized: pixels the region owns."""
+        h, w = self.mask.shape
+        shading = arrays.get("shading")
+        shading = np.ones((h, w), np.float32) if shading is None else shading.astype(np.float32)
+        sampled = expected_unshaded(s_flat, arrays)
+        self.rendered: np.ndarray = cv2.multiply(sampled, cv2.merge([shading] * 3), dtype=cv2.CV_8U)
+        """RGB uint8, bbox-sized: expected pixels as a faithful renderer draws them (shaded)."""
+        self.factor = _area_factor((h, w))
+        """Whole-number reduction of the area-measure images (output px per reduced px)."""
+        self.pad = (-h % self.factor, -w % self.factor)
+        """(rows, columns) added below and right of the bbox to make whole blocks."""
+        pad_y, pad_x = self.pad
+        padded_mask = cv2.copyMakeBorder(
+            self.mask.view(np.uint8), 0, pad_y, 0, pad_x, cv2.BORDER_CONSTANT, value=0
+        )
+        self.outside = 1 - padded_mask
+        """uint8, padded bbox: where an output's pixels are replaced by the expected ones."""
+        self.padded_rendered = cv2.copyMakeBorder(
+            self.rendered, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE
+        )
+        shading = cv2.copyMakeBorder(shading, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+        coverage = padded_mask.astype(np.float32)
+        small = self.padded_rendered
+        if self.factor > 1:
+            small, shading, coverage = (
+                _reduce(image, self.factor) for image in (small, shading, coverage)
+            )
+        self.shade = cv2.merge([np.maximum(shading, np.float32(SHADING_FLOOR))] * 3)
+        """float32 RGB at the area-measure resolution: the shading divided out of both sides."""
+        self.want: np.ndarray = cv2.divide(small.astype(np.float32), self.shade, dtype=cv2.CV_8U)
+        """RGB uint8 at the area-measure resolution: expected, de-shaded."""
+        self.coverage: np.ndarray = coverage
+        """float32 at the area-measure resolution: share of each pixel inside the region."""
+
+    @functools.cached_property
+    def small_mask(self) -> np.ndarray:
+        """bool at the area-measure resolution: pixels at least half inside the region."""
+        small = self.coverage >= 0.5
+        return small if small.any() else self.coverage > 0
+
+    @functools.cached_property
+    def alignment(self) -> AlignmentReference:
+        return alignment_reference(self.rendered, self.mask)
+
+    @functools.cached_property
+    def lab(self) -> np.ndarray:
+        return rgb_to_lab(self.want)
+
+    @functools.cached_property
+    def structure(self) -> StructureTarget:
+        return structure_target(self.lab, self.small_mask)
+
+    @functools.cached_property
+    def window(self) -> int:
+        return _window(self.small_mask.shape)
+
+    @functools.cached_property
+    def ssim_mask(self) -> np.ndarray:
+        return structured_mask(self.structure.channel, self.small_mask, self.window)
+
+    @functools.cached_property
+    def lightness(self) -> np.ndarray:
+        return lightness_target(self.lab, self.small_mask)
+
+    @functools.cached_property
+    def pattern_pads(self) -> tuple[int, int, int, int]:
+        return _pattern_pads(self.small_mask.shape)
+
+    @functools.cached_property
+    def pattern(self) -> PatternReference:
+        mask = _pad_for_pattern(self.small_mask.astype(np.uint8), self.pattern_pads, mask=True)
+        grey = _pad_for_pattern(_to_uint8(self.lightness), self.pattern_pads)
+        return PatternReference(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB), mask=mask)
+
+    @functools.cached_property
+    def blocks(self) -> _BlockReference:
+        return _block_reference(self.want, self.coverage, self.factor)
+
+
+class ExpectedPose:
+    """The expected side of a whole pose: an :class:`ExpectedRegion` per checked region."""
+
+    def __init__(self, placement: PlacementMap, s_flat: np.ndarray) -> None:
+        self.placement = placement
+        self.s_flat = s_flat
+        self.regions = [
+            ExpectedRegion(placement, region, s_flat)
+            for region in placement.regions
+            if _checkable(placement, region)
+        ]
+
+
 # ------------------------------------------------------------------------------ pixels
 @dataclass(frozen=True)
 class RegionPixels:
-    """One region's pixels, ready to measure."""
+    """One region of an output, aligned and reduced like its expected side, ready to measure."""
 
-    region: PlacementRegion
-    mask: np.ndarray
-    """bool, bbox-sized: pixels the region owns."""
-    rendered: np.ndarray
-    """RGB uint8, bbox-sized: expected pixels as a faithful renderer draws them (shaded)."""
+    expected: ExpectedRegion
     got: np.ndarray
-    """RGB uint8 at the area-measure resolution: output aligned by ``shift``, de-shaded."""
-    want: np.ndarray
-    """RGB uint8 at the area-measure resolution: expected, de-shaded."""
-    coverage: np.ndarray
-    """float32 at the area-measure resolution: share of each pixel inside the region."""
+    """RGB uint8 at the area-measure resolution: output aligned by ``shift``, de-shaded (the
+    padding and pixels outside the mask are the expected ones)."""
     shift: tuple[int, int]
     """Whole-pixel (dx, dy) with ``output[y + dy, x + dx] ≈ expected[y, x]``."""
+
+    @property
+    def region(self) -> PlacementRegion:
+        return self.expected.region
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.expected.mask
+
+    @property
+    def rendered(self) -> np.ndarray:
+        return self.expected.rendered
+
+    @property
+    def want(self) -> np.ndarray:
+        return self.expected.want
+
+    @property
+    def coverage(self) -> np.ndarray:
+        return self.expected.coverage
 
 
 def prepare_region(
     output: np.ndarray, placement: PlacementMap, region: PlacementRegion, s_flat: np.ndarray
 ) -> RegionPixels:
-    """Rebuild a region's expected pixels, align the output to them, reduce, remove shading.
+    """Rebuild a region's expected pixels and align and reduce the output's to them."""
+    return observe_region(output, ExpectedRegion(placement, region, s_flat))
 
-    The expected side is rendered exactly (rounded and clipped like the renderer's output).
+
+def observe_region(output: np.ndarray, expected: ExpectedRegion) -> RegionPixels:
+    """Align the output's region to the expected one, reduce it and remove the shading.
+
     Alignment is found on the *shaded* full-resolution images: de-shading a shifted output
     with the unshifted shading leaves fold edges in it that hide the shift. Outside the mask
     the output shows other regions or background; the expected pixels stand in there, so
-    nothing outside the region enters a measure, even after downscaling. Both sides are then
-    reduced (INTER_AREA, see ``_area_factor``) and divided by the reduced shading: the same
-    operations on both, so a faithful output still matches exactly.
+    nothing outside the region enters a measure, even after downscaling. The reduction and
+    the division by the shading are the expected side's, so a faithful output still matches
+    exactly.
     """
-    arrays = placement.arrays[region.name]
-    mask = arrays["map_x"] >= 0
-    x, y, w, h = region.bbox
-    shading = arrays.get("shading")
-    shading = np.ones((h, w), np.float32) if shading is None else shading.astype(np.float32)
-    rendered = _to_uint8(cv2.multiply(expected_unshaded(s_flat, arrays), cv2.merge([shading] * 3)))
-
+    x, y, w, h = expected.region.bbox
+    pad_y, pad_x = expected.pad
     s = MAX_ALIGN_SHIFT_PX
-    padded = _crop_padded(output, (x - s, y - s, w + 2 * s, h + 2 * s))
-    dx, dy = best_alignment(padded, rendered, mask)
-    aligned = padded[s + dy : s + dy + h, s + dx : s + dx + w].copy()
-    np.copyto(aligned, rendered, where=~mask[..., None])
+    padded = _crop_padded(output, (x - s, y - s, w + pad_x + 2 * s, h + pad_y + 2 * s))
+    dx, dy = best_alignment(padded[: h + 2 * s, : w + 2 * s], expected.alignment)
+    aligned = padded[s + dy : s + dy + h + pad_y, s + dx : s + dx + w + pad_x].copy()
+    cv2.copyTo(expected.padded_rendered, expected.outside, aligned)
+    if expected.factor > 1:
+        aligned = _reduce(aligned, expected.factor)
+    got = cv2.divide(aligned.astype(np.float32), expected.shade, dtype=cv2.CV_8U)
+    return RegionPixels(expected, got, (dx, dy))
 
-    factor = _area_factor(mask.shape)
-    coverage = mask.astype(np.float32)
-    if factor > 1.0:
-        size = (max(1, round(w / factor)), max(1, round(h / factor)))
-        aligned = cv2.resize(aligned, size, interpolation=cv2.INTER_AREA)
-        small_rendered = cv2.resize(rendered, size, interpolation=cv2.INTER_AREA)
-        shading = cv2.resize(shading, size, interpolation=cv2.INTER_AREA)
-        coverage = cv2.resize(coverage, size, interpolation=cv2.INTER_AREA)
-    else:
-        small_rendered = rendered
-    shade = cv2.merge([np.maximum(shading, np.float32(SHADING_FLOOR))] * 3)
-    want = _to_uint8(cv2.divide(small_rendered.astype(np.float32), shade))
-    got = _to_uint8(cv2.divide(aligned.astype(np.float32), shade))
-    return RegionPixels(region, mask, rendered, got, want, coverage, (dx, dy))
+
+def _reduce(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of ``factor`` x ``factor`` blocks (the image's sides are multiples of ``factor``).
+
+    OpenCV's INTER_AREA takes a fast path for whole factors: ~15x faster than a fractional
+    factor, which cost a fifth of a whole validation before.
+    """
+    h, w = image.shape[:2]
+    return cv2.resize(image, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
 
 
 def expected_unshaded(s_flat: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -291,7 +460,24 @@ def expected_unshaded(s_flat: np.ndarray, arrays: dict[str, np.ndarray]) -> np.n
     return sampled.astype(np.float32)
 
 
-def best_alignment(padded: np.ndarray, expected: np.ndarray, mask: np.ndarray) -> tuple[int, int]:
+def alignment_reference(expected: np.ndarray, mask: np.ndarray) -> AlignmentReference:
+    """The expected side of :func:`best_alignment` for a rendered region and its mask."""
+    s = MAX_ALIGN_SHIFT_PX
+    h = mask.shape[0]
+    inside = cv2.erode(mask.view(np.uint8), np.ones((2 * s + 3, 2 * s + 3), np.uint8))
+    if not inside.any():
+        inside = mask.astype(np.uint8)
+    edges = _edges(_luma(expected))
+    scale = cv2.mean(edges, mask=inside)[0]
+    rows = ALIGN_ROW_STEP if h >= 4 * ALIGN_ROW_STEP else 1
+    if scale > 0:
+        edges = edges[::rows] / np.float32(scale)
+    else:
+        edges = np.zeros((0, 0), np.float32)  # no structure: nothing to align on
+    return AlignmentReference(edges, inside, rows)
+
+
+def best_alignment(padded: np.ndarray, reference: AlignmentReference) -> tuple[int, int]:
     """Whole-pixel (dx, dy), |dx|, |dy| ≤ ``MAX_ALIGN_SHIFT_PX``, best matching the expected.
 
     ``padded`` is the output crop grown by ``MAX_ALIGN_SHIFT_PX`` on every side. Compares
@@ -302,29 +488,23 @@ def best_alignment(padded: np.ndarray, expected: np.ndarray, mask: np.ndarray) -
     (ties go to the smaller shift); on cloth (pattern periods of several px) the cost is
     unimodal within a couple of px.
     """
-    s = MAX_ALIGN_SHIFT_PX
-    h, w = mask.shape
-    inside = cv2.erode(mask.astype(np.uint8), np.ones((2 * s + 3, 2 * s + 3), np.uint8))
-    if not inside.any():
-        inside = mask.astype(np.uint8)
-    moved_edges = _edges(_luma(padded))
-    ref = _edges(_luma(expected))
-    scale_ref = cv2.mean(ref, mask=inside)[0]
-    scale_moved = cv2.mean(moved_edges[s : s + h, s : s + w], mask=inside)[0]
-    if scale_ref <= 0 or scale_moved <= 0:
+    if reference.edges.size == 0:
         return 0, 0
-    ref = ref / np.float32(scale_ref)
+    s = MAX_ALIGN_SHIFT_PX
+    h, w = reference.inside.shape
+    moved_edges = _edges(_luma(padded))
+    scale_moved = cv2.mean(moved_edges[s : s + h, s : s + w], mask=reference.inside)[0]
+    if scale_moved <= 0:
+        return 0, 0
     moved_edges = moved_edges / np.float32(scale_moved)
+    rows = reference.rows
+    inside = reference.inside[::rows]
     cache: dict[tuple[int, int], float] = {}
-
-    rows = ALIGN_ROW_STEP if h >= 4 * ALIGN_ROW_STEP else 1
-    ref = ref[::rows]
-    inside = inside[::rows]
 
     def cost(dx: int, dy: int) -> float:
         if (dx, dy) not in cache:
             moved = moved_edges[s + dy : s + dy + h : rows, s + dx : s + dx + w]
-            cache[(dx, dy)] = cv2.mean(cv2.absdiff(moved, ref), mask=inside)[0]
+            cache[(dx, dy)] = cv2.mean(cv2.absdiff(moved, reference.edges), mask=inside)[0]
         return cache[(dx, dy)]
 
     best = (0, 0)
@@ -369,21 +549,20 @@ class Measures:
 
 def measure_area(item: RegionPixels) -> Measures:
     """SSIM, ΔE and pattern score of one region (aligned, de-shaded, reduced)."""
-    small_mask = item.coverage >= 0.5
-    if not small_mask.any():
-        small_mask = item.coverage > 0
-    lab_got, lab_want = rgb_to_lab(item.got), rgb_to_lab(item.want)
-    chan_got, chan_want = structure_channels(lab_got, lab_want, small_mask)
-    win = _window(small_mask.shape)
+    expected = item.expected
+    small_mask = expected.small_mask
+    lab_got = rgb_to_lab(item.got)
     ssim = structural_similarity(
-        chan_got,
-        chan_want,
+        structure_channel(lab_got, expected.structure, small_mask),
+        expected.structure.channel,
         data_range=255.0,
-        mask=structured_mask(chan_want, small_mask, win),
-        win_size=win,
+        mask=expected.ssim_mask,
+        win_size=expected.window,
     )
-    pattern = _pattern(*lightness_channels(lab_got, lab_want, small_mask), small_mask)
-    colour = _block_colour(item.got, item.want, item.coverage, item.mask.shape)
+    grey = _to_uint8(lightness_channel(lab_got, expected.lightness, small_mask))
+    grey = _pad_for_pattern(grey, expected.pattern_pads)
+    pattern = expected.pattern.similarity(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB))
+    colour = _block_colour(item.got, expected.blocks)
     mean_colour_delta_e = float(delta_e_ciede2000(colour.mean_got[None], colour.mean_want[None])[0])
     return Measures(
         ssim=_finite(ssim, "SSIM", item.region),
@@ -430,35 +609,36 @@ def measure_border(
     x, y, w, h = region.bbox
     margin = int(math.ceil(BORDER_SEARCH_WIDTHS * width + BORDER_SEARCH_EXTRA_PX))
     ch, cw = output.shape[:2]
-    x0, y0 = max(0, x - margin), max(0, y - margin)
-    x1, y1 = min(cw, x + w + margin), min(ch, y + h + margin)
+    factor = BORDER_MAX_REDUCTION if width >= BORDER_MAX_REDUCTION * BORDER_MIN_WIDTH_PX else 1
+    x0, x1 = _whole_blocks(x - margin, x + w + margin, cw, factor)
+    y0, y1 = _whole_blocks(y - margin, y + h + margin, ch, factor)
     dx, dy = item.shift
     crop = _crop_padded(output, (x0 + dx, y0 + dy, x1 - x0, y1 - y0))
-    want = expected[y0:y1, x0:x1]
+    want = _crop_padded(expected, (x0, y0, x1 - x0, y1 - y0))
+    context = _crop_padded(trusted.view(np.uint8), (x0, y0, x1 - x0, y1 - y0)) > 0
     band = np.zeros(crop.shape[:2], np.uint8)
     band[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = item.mask
     r = max(BORDER_CONTEXT_PX, int(round(width * BORDER_CONTEXT_WIDTHS)))
-    near = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    inside = (band > 0) | ((near > 0) & trusted[y0:y1, x0:x1])
+    # Within r px of the band: one distance transform, linear in the pixels, where a disc
+    # dilation of a wide border's r (30 px and more) cost ~10 % of a whole validation.
+    near = (
+        cv2.distanceTransform((band == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= r
+    )
+    inside = (band > 0) | (near & context)
     path = _trim_path(np.asarray(region.border_path or [], np.float64), width * BORDER_END_TRIM)
     path = path - (x0, y0)
 
-    factor = min(BORDER_MAX_REDUCTION, max(1.0, width / BORDER_MIN_WIDTH_PX))
-    if factor > 1.0:
-        size = (max(1, round(crop.shape[1] / factor)), max(1, round(crop.shape[0] / factor)))
-        sx, sy = size[0] / crop.shape[1], size[1] / crop.shape[0]
-        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-        want = cv2.resize(want, size, interpolation=cv2.INTER_AREA)
-        coverage = cv2.resize(inside.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-        inside = coverage >= 0.5
-        path = (path + 0.5) * (sx, sy) - 0.5  # pixel centres
-        width = width * (sx + sy) / 2.0
+    if factor > 1:
+        crop, want = _reduce(crop, factor), _reduce(want, factor)
+        inside = _reduce(inside.astype(np.float32), factor) >= 0.5
+        path = (path + 0.5) / factor - 0.5  # pixel centres
+        width = width / factor
     mapped = _to_uint8(_affine_colour_fit(crop, want.astype(np.float32), inside))
     want = np.where(inside[..., None], want, mapped)
     result = border_continuity(
         mapped, want, [(float(px), float(py)) for px, py in path], width=width, mask=inside
     )
-    if factor > 1.0:
+    if factor > 1:
         result = result.model_copy(update={"max_offset_px": result.max_offset_px * factor})
     return result
 
@@ -483,47 +663,54 @@ def structured_mask(luma: np.ndarray, mask: np.ndarray, win: int) -> np.ndarray:
     return (cv2.dilate(structure, grow) > 0) & mask
 
 
-def structure_channels(
-    lab_got: np.ndarray, lab_want: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """One grey channel per side that shows the pattern whatever its colours, for SSIM (uint8).
+def structure_target(lab_want: np.ndarray, mask: np.ndarray) -> StructureTarget:
+    """The expected side of the SSIM channel: a grey channel that shows the pattern whatever
+    its colours.
 
-    Both sides in CIELAB. The expected side is projected on its principal colour axis (the
-    direction along which the cloth varies most): luma alone misses motifs that differ from
-    their ground in hue but not in lightness (pastel dots on a green ground). It is drawn in
-    grey levels around mid-grey (2.55 per Lab unit, less if three standard deviations would
-    leave 0..255). The output is projected on the same axis and on its own principal axis
-    (which follows a colour cast or hue rotation, even one clipped at the edge of the gamut);
-    whichever correlates better is mapped onto the expected channel by least squares (a gain
-    and an offset). A pattern that is blurred, mirrored or replaced correlates poorly either
-    way, so its fitted contrast and structure stay low.
+    The expected cloth (CIELAB) is projected on its principal colour axis (the direction
+    along which it varies most): luma alone misses motifs that differ from their ground in
+    hue but not in lightness (pastel dots on a green ground). It is drawn in grey levels
+    around mid-grey (2.55 per Lab unit, less if three standard deviations would leave
+    0..255).
     """
     inside = mask.astype(bool)
-    axis_want, mean_want, spread = _principal_axis(lab_want, inside)
+    axis, mean, spread = _principal_axis(lab_want, inside)
     gain = min(L_STAR_TO_GREY, STRUCTURE_HALF_RANGE / (3.0 * max(spread, 1e-6)))
-    weights = np.append(axis_want * gain, STRUCTURE_MID_GREY - gain * (mean_want @ axis_want))
+    weights = np.append(axis * gain, STRUCTURE_MID_GREY - gain * (mean @ axis))
     target = _project(lab_want, weights)
+    return StructureTarget(axis, target, _to_uint8(target))
+
+
+def structure_channel(
+    lab_got: np.ndarray, expected: StructureTarget, mask: np.ndarray
+) -> np.ndarray:
+    """The output's SSIM channel, mapped onto the expected one (uint8).
+
+    The output (CIELAB) is projected on the expected principal axis and on its own (which
+    follows a colour cast or hue rotation, even one clipped at the edge of the gamut);
+    whichever correlates better is mapped onto the expected channel by least squares (a gain
+    and an offset). A pattern that is blurred, mirrored or replaced correlates poorly either
+    way, so its fitted contrast and structure stay low. Outside the mask it is the expected.
+    """
+    inside = mask.astype(bool)
     axis_got, _, _ = _principal_axis(lab_got, inside)
     fits = [
-        _affine_fit_1d(_project(lab_got, np.append(axis, 0.0)), target, inside)
-        for axis in (axis_want, axis_got)
+        _affine_fit_1d(_project(lab_got, np.append(axis, 0.0)), expected.target, inside)
+        for axis in (expected.axis, axis_got)
     ]
     fitted = max(fits, key=lambda fit: fit[1])[0]
-    fitted[~inside] = target[~inside]
-    return _to_uint8(fitted), _to_uint8(target)
+    fitted[~inside] = expected.target[~inside]
+    return _to_uint8(fitted)
 
 
-def lightness_channels(
-    lab_got: np.ndarray, lab_want: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """L* of both sides in grey levels, the output's mapped onto the expected's (uint8).
+def lightness_target(lab_want: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The expected side of the pattern channel: L* in grey levels (float32).
 
-    For the pattern score: a texture descriptor compares lightness structure, and lightness
-    survives the chroma subsampling of JPEG and WebP (at q90 the principal-colour channel
-    lost up to 0.2 of pattern score on narrow borders, L* less than 0.01). The gain and offset
-    fitted by least squares undo a lightness cast. The expected side is drawn around a fixed
-    grey (``PATTERN_GREY``, 2.55 levels per L* unit unless the contrast would not fit): the
-    descriptor's noise floor is a fraction of the local mean, so this fixes it at about
+    A texture descriptor compares lightness structure, and lightness survives the chroma
+    subsampling of JPEG and WebP (at q90 the principal-colour channel lost up to 0.2 of
+    pattern score on narrow borders, L* less than 0.01). The expected side is drawn around a
+    fixed grey (``PATTERN_GREY``, 2.55 levels per L* unit unless the contrast would not fit):
+    the descriptor's noise floor is a fraction of the local mean, so this fixes it at about
     2.3 L* units of RMS contrast for every cloth, dark or light: weave noise on plain cloth
     then compares as plain, whatever a colour cast did to it.
     """
@@ -532,10 +719,16 @@ def lightness_channels(
     sample = _sample(lightness, inside)
     spread = float(np.std(sample))
     gain = min(L_STAR_TO_GREY, PATTERN_HALF_RANGE / (3.0 * max(spread, 1e-6)))
-    target = (lightness - np.float32(sample.mean())) * np.float32(gain) + np.float32(PATTERN_GREY)
+    return (lightness - np.float32(sample.mean())) * np.float32(gain) + np.float32(PATTERN_GREY)
+
+
+def lightness_channel(lab_got: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The output's L* mapped onto the expected pattern channel by least squares (float32):
+    the gain and offset undo a lightness cast. Outside the mask it is the expected."""
+    inside = mask.astype(bool)
     fitted, _ = _affine_fit_1d(np.ascontiguousarray(lab_got[..., 0]), target, inside)
     fitted[~inside] = target[~inside]
-    return _to_uint8(fitted), _to_uint8(target)
+    return fitted
 
 
 def _project(lab: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -710,6 +903,11 @@ def judge(
         )
     if wrong and region.kind == "pallu":
         return failures, reasons
+    local = m.unchanged_delta_e <= limits.max_delta_e
+    if not failures and local and limits.max_changed_share < m.changed_fraction:
+        if m.changed_fraction < LOCAL_CHANGE_FRACTION:
+            add(structure_kind, _local_change_sentence(region, m, limits))
+            return failures, reasons
     colour = m.mean_colour_delta_e if failures else m.delta_e
     if colour > limits.max_delta_e and region.kind == "border" and not failures:
         local = m.unchanged_delta_e <= limits.max_delta_e
@@ -730,6 +928,19 @@ def judge(
 
 
 _PART_WORDS = {"body": "body", "pallu": "pallu", "border_top": "border", "border_bottom": "border"}
+
+
+def _local_change_sentence(region: PlacementRegion, m: Measures, limits: RegionThresholds) -> str:
+    share = f"{m.changed_fraction:.1%} of its {'band' if region.kind == 'border' else 'area'}"
+    what = (
+        f"(8 px blocks more than ΔE2000 {CHANGED_BLOCK_DELTA_E:.0f} off; "
+        f"limit {limits.max_changed_share:.1%})."
+    )
+    if region.kind == "border":
+        return f"Border '{region.name}' is broken: {share} shows other cloth {what}"
+    if region.kind == "pallu":
+        return f"Region '{region.name}' does not show the pallu's cloth in {share} {what}"
+    return f"Region '{region.name}' shows other cloth or motifs in {share} {what}"
 
 
 def _pattern_sentence(region: PlacementRegion, measure: str, value: float, limit: float) -> str:
@@ -860,6 +1071,14 @@ def _affine_colour_fit(source: np.ndarray, target: np.ndarray, mask: np.ndarray)
     return mapped.reshape(target.shape)
 
 
+def _whole_blocks(start: int, stop: int, size: int, block: int) -> tuple[int, int]:
+    """``[start, stop)`` clipped to ``[0, size)``, then grown to a whole number of ``block``
+    px so that it reduces by a whole factor (past the image's end if need be: crop it with
+    :func:`_crop_padded`)."""
+    start, stop = max(0, start), min(size, stop)
+    return start, stop + (-(stop - start) % block)
+
+
 def _crop_padded(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
     """``image[y:y+h, x:x+w]`` with the rectangle allowed past the edges (edges replicated)."""
     x, y, w, h = rect
@@ -873,13 +1092,14 @@ def _crop_padded(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarr
     return crop
 
 
-def _area_factor(shape: tuple[int, int]) -> float:
-    """Reduction for the area measures: at least ``AREA_MIN_REDUCTION``, enough for the long
-    side to fit ``AREA_MAX_SIDE_PX``, but never below ``AREA_MIN_SHORT_SIDE_PX`` on the short
-    side (narrow regions keep enough pattern-descriptor cells and whole SSIM windows)."""
+def _area_factor(shape: tuple[int, int]) -> int:
+    """Whole-number reduction for the area measures: about ``AREA_MIN_REDUCTION`` or enough
+    for the long side to fit ``AREA_MAX_SIDE_PX`` (rounded), but never so much that the short
+    side falls below ``AREA_MIN_SHORT_SIDE_PX`` (narrow regions keep enough pattern-descriptor
+    cells and whole SSIM windows)."""
     h, w = shape
-    factor = max(AREA_MIN_REDUCTION, max(h, w) / AREA_MAX_SIDE_PX)
-    return min(factor, max(1.0, min(h, w) / AREA_MIN_SHORT_SIDE_PX))
+    wanted = round(max(AREA_MIN_REDUCTION, max(h, w) / AREA_MAX_SIDE_PX))
+    return max(1, min(wanted, min(h, w) // AREA_MIN_SHORT_SIDE_PX))
 
 
 @dataclass(frozen=True)
@@ -891,25 +1111,31 @@ class _BlockColour:
     mean_want: np.ndarray
 
 
-def _block_colour(
-    got: np.ndarray, want: np.ndarray, coverage: np.ndarray, full_shape: tuple[int, int]
-) -> _BlockColour:
-    """Colour of blocks of ``COLOR_BLOCK_PX`` output pixels, from the reduced pair.
+def _block_reference(want: np.ndarray, coverage: np.ndarray, factor: int) -> _BlockReference:
+    """The expected side of the block colours: blocks of about ``COLOR_BLOCK_PX`` output px.
 
-    Mean ΔE2000 between block means, the share of blocks changed by more than
-    ``CHANGED_BLOCK_DELTA_E`` and the mean ΔE2000 of the others, and the mean Lab of each side.
-    Blocks count by how much of them lies in the region (at least ``MIN_BLOCK_COVERAGE``).
+    A block is a whole number of reduced pixels (``round(COLOR_BLOCK_PX / factor)``, at least
+    one), so its mean is a fast whole-factor reduction. Blocks count by how much of them lies
+    in the region (at least ``MIN_BLOCK_COVERAGE``).
     """
-    fh, fw = full_shape
-    size = (max(1, math.ceil(fw / COLOR_BLOCK_PX)), max(1, math.ceil(fh / COLOR_BLOCK_PX)))
-    block_got = rgb_to_lab(cv2.resize(got, size, interpolation=cv2.INTER_AREA))
-    block_want = rgb_to_lab(cv2.resize(want, size, interpolation=cv2.INTER_AREA))
-    block_cover = cv2.resize(coverage, size, interpolation=cv2.INTER_AREA)
-    keep = block_cover >= MIN_BLOCK_COVERAGE
+    block = max(1, round(COLOR_BLOCK_PX / factor))
+    lab = rgb_to_lab(_blocks(want, block))
+    cover = _blocks(coverage, block)
+    keep = cover >= MIN_BLOCK_COVERAGE
     if not keep.any():
-        keep = block_cover > 0
-    weight = block_cover[keep].astype(np.float64)
-    per_block = delta_e_ciede2000(block_got[keep], block_want[keep]).astype(np.float64)
+        keep = cover > 0
+    weight = cover[keep].astype(np.float64)
+    mean = np.average(lab[keep], axis=0, weights=weight).astype(np.float32)
+    return _BlockReference(block, keep, lab[keep], weight, mean)
+
+
+def _block_colour(got: np.ndarray, expected: _BlockReference) -> _BlockColour:
+    """Mean ΔE2000 between block means, the share of blocks changed by more than
+    ``CHANGED_BLOCK_DELTA_E`` and the mean ΔE2000 of the others, and the mean Lab of each
+    side (see :func:`_block_reference`)."""
+    lab = rgb_to_lab(_blocks(got, expected.block))[expected.keep]
+    weight = expected.weight
+    per_block = delta_e_ciede2000(lab, expected.lab).astype(np.float64)
     is_changed = per_block > CHANGED_BLOCK_DELTA_E
     unchanged = 0.0
     if not is_changed.all():
@@ -918,31 +1144,44 @@ def _block_colour(
         delta_e=float(np.average(per_block, weights=weight)),
         changed_fraction=float(np.average(is_changed, weights=weight)),
         unchanged_delta_e=unchanged,
-        mean_got=np.average(block_got[keep], axis=0, weights=weight).astype(np.float32),
-        mean_want=np.average(block_want[keep], axis=0, weights=weight).astype(np.float32),
+        mean_got=np.average(lab, axis=0, weights=weight).astype(np.float32),
+        mean_want=expected.mean,
     )
 
 
-def _pattern(luma_got: np.ndarray, luma_want: np.ndarray, mask: np.ndarray) -> float:
-    """Pattern score of two luma images (grey RGB for :func:`metrics.pattern_similarity`).
+def _blocks(image: np.ndarray, block: int) -> np.ndarray:
+    """Means of ``block`` x ``block`` tiles; the image is zero-padded to whole tiles (a padded
+    tile's coverage says how much of it is real)."""
+    if block == 1:
+        return image
+    h, w = image.shape[:2]
+    if h % block or w % block:
+        image = cv2.copyMakeBorder(
+            image, 0, -h % block, 0, -w % block, cv2.BORDER_CONSTANT, value=0
+        )
+    return _reduce(image, block)
 
-    Regions thinner than the descriptor's minimum side are padded (reflected pixels, outside
-    the mask) rather than skipped: a thin border still gets a pattern score.
+
+def _pattern_pads(shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) padding up to the pattern descriptor's minimum side.
+
+    Regions thinner than ``PATTERN_MIN_SIDE_PX`` are padded (reflected pixels, outside the
+    mask) rather than skipped: a thin border still gets a pattern score.
     """
-    h, w = mask.shape
+    h, w = shape
     pad_y = max(0, PATTERN_MIN_SIDE_PX - h)
     pad_x = max(0, PATTERN_MIN_SIDE_PX - w)
-    mask_u8 = mask.astype(np.uint8)
-    if pad_x or pad_y:
-        pads = (pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2)
-        luma_got = cv2.copyMakeBorder(luma_got, *pads, cv2.BORDER_REFLECT)
-        luma_want = cv2.copyMakeBorder(luma_want, *pads, cv2.BORDER_REFLECT)
-        mask_u8 = cv2.copyMakeBorder(mask_u8, *pads, cv2.BORDER_CONSTANT, value=0)
-    return pattern_similarity(
-        cv2.cvtColor(luma_got, cv2.COLOR_GRAY2RGB),
-        cv2.cvtColor(luma_want, cv2.COLOR_GRAY2RGB),
-        mask=mask_u8,
-    )
+    return pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2
+
+
+def _pad_for_pattern(
+    image: np.ndarray, pads: tuple[int, int, int, int], *, mask: bool = False
+) -> np.ndarray:
+    if not any(pads):
+        return image
+    if mask:
+        return cv2.copyMakeBorder(image, *pads, cv2.BORDER_CONSTANT, value=0)
+    return cv2.copyMakeBorder(image, *pads, cv2.BORDER_REFLECT)
 
 
 def _window(shape: tuple[int, int]) -> int:
