@@ -8,12 +8,21 @@ by measurement.
 
 Every defect is deterministic in ``seed`` (``np.random.default_rng(seed)``; no global state)
 and scales with ``severity`` (1 = the documented strength, which validation must catch with the
-default thresholds).
+default thresholds). :data:`LEVELS` names the graded severities the validation benchmark
+enumerates (``mild``, ``clear``, ``strong``); ``clear`` is the clearly visible size at which
+validation must catch a defect (DESIGN §8). Colour defects are sized by the CIEDE2000
+difference they make on the cloth's own pixels, not by a nominal step: the same hue rotation
+moves a saturated red far and a cream hardly at all.
+
+Benign changes that must *pass* validation (JPEG, noise, a 1-pixel shift, exposure) live in
+:mod:`sareeflow.benign`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -38,10 +47,43 @@ COLOR_SHIFT_DELTA_E = 8.0
 """Mean CIEDE2000 colour difference of the colour cast at severity 1."""
 COLOR_SHIFT_MAX_LAB = 60.0
 """Largest Lab vector length tried when calibrating the cast (gamut limit)."""
-COLOR_SHIFT_SAMPLE = 20_000
+COLOR_SHIFT_SAMPLE = 5_000
 """Pixels sampled to calibrate the cast's strength."""
-HUE_ROTATION_DEG = 30.0
-"""Hue rotation in the a*b* plane at severity 1 (degrees)."""
+HUE_ROTATION_DELTA_E = 8.0
+"""Mean CIEDE2000 difference of the hue rotation at severity 1; the angle (at most
+``HUE_ROTATION_MAX_DEG``) is found on the cloth's own pixels."""
+HUE_ROTATION_MAX_DEG = 180.0
+"""Largest hue rotation tried (degrees): near-grey cloth cannot reach every target."""
+SATURATION_LOSS_DELTA_E = 8.0
+"""Mean CIEDE2000 difference of the saturation loss at severity 1; the share of chroma taken
+away (at most all of it) is found on the cloth's own pixels."""
+BORDER_RECOLOUR_DELTA_E = 8.0
+"""Mean CIEDE2000 difference of the border recolouring at severity 1, over border pixels."""
+PATTERN_ZOOM_PER_SEVERITY = 0.5
+"""``pattern_rescaled`` draws the body pattern ``1 + 0.5 × severity`` times larger: 1.5x at
+severity 1, 1.25x at 0.5 (a motif a quarter larger than the real cloth's is plain to see)."""
+MOTIF_SPACING_FRACTION = (0.06, 0.14)
+"""Spacing of the replacement motifs, as a fraction of S_flat's height (the range of real
+body motifs, so the new pattern is of a plausible size, only not the cloth's)."""
+MOTIF_RADIUS_FRACTION = 0.3
+"""Replacement motif radius as a fraction of its spacing."""
+MOTIF_SHAPES = ("ring", "cross", "diamond", "star")
+"""Replacement motif shapes: none is a shape the cloth generator weaves (butti, dot, paisley,
+stripe, check), so the replacement is never the original motif by chance."""
+MOTIF_COLOUR_QUANTILE = 0.9
+"""The motif colour is the median of the region's pixels farther from the ground colour than
+this quantile of the distances."""
+MOTIF_MIN_CONTRAST_LAB = 10.0
+"""Below this CIELAB distance from the ground the region has no motif colour of its own (plain
+cloth), and the replacement motifs are drawn ``MOTIF_PLAIN_GAIN`` darker or lighter."""
+MOTIF_PLAIN_GAIN = 0.35
+REGION_SHIFT_PX = 16.0
+"""Displacement of the shifted region at severity 1 (output px, rounded to whole pixels so
+the move does not also blur the cloth)."""
+REGION_SHIFT_MIN_SHARE = 0.25
+"""``region_shifted`` moves one of the border and pallu regions owning at least a quarter as
+many pixels as the largest of them: moving a sliver that peeks out from behind a fold would
+show little."""
 PATTERN_BLUR_SIGMA_PX = 8.0
 """Smallest Gaussian sigma of the pattern-loss smear at severity 1 (output px)..."""
 PATTERN_BLUR_SIGMA_FLAT_PX = 12.0
@@ -130,38 +172,89 @@ def color_shift(
     coords = _cloth_coords(placement, ("body", "border", "pallu"))
     if coords[0].size == 0:
         raise InvalidInput(f"Pose '{placement.pose}' has no cloth to recolour.")
-    pixels = image[coords]
-    lab = rgb_to_lab(pixels)
     theta = float(rng.uniform(0.0, 2.0 * np.pi))
     direction = np.array([0.6 * float(rng.choice([-1.0, 1.0])), np.cos(theta), np.sin(theta)])
     direction = (direction / np.linalg.norm(direction)).astype(np.float32)
-    sample = rng.choice(len(lab), size=min(COLOR_SHIFT_SAMPLE, len(lab)), replace=False)
-    sample.sort()
+
+    def cast(lab: np.ndarray, step: float) -> np.ndarray:
+        return lab + np.float32(step) * direction
+
     target = COLOR_SHIFT_DELTA_E * severity
-
-    def mean_de(step: float, rows: np.ndarray) -> float:
-        shifted = lab_to_rgb(lab[rows] + step * direction)
-        return float(delta_e_ciede2000(lab[rows], rgb_to_lab(shifted)).mean())
-
-    step = _bisect_increasing(lambda s: mean_de(s, sample), target, 0.0, COLOR_SHIFT_MAX_LAB)
-    image[coords] = lab_to_rgb(lab + step * direction)
+    _recolour_to_delta_e(image, coords, cast, target, COLOR_SHIFT_MAX_LAB, rng)
     return image
 
 
 def hue_rotation(
     image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
 ) -> np.ndarray:
-    """Rotate the hue of all cloth by ``HUE_ROTATION_DEG`` × severity (sign from the seed)."""
+    """Rotate the hue of all cloth (a*b* plane) until the mean ΔE2000 is ≈ 8 × severity.
+
+    Every colour turns by the same angle (sign from the seed), as when a generator mistakes
+    red for orange; the angle is calibrated on the cloth's pixels, at most
+    ``HUE_ROTATION_MAX_DEG`` (near-grey cloth has little hue to turn).
+    """
     coords = _cloth_coords(placement, ("body", "border", "pallu"))
     if coords[0].size == 0:
         raise InvalidInput(f"Pose '{placement.pose}' has no cloth to recolour.")
-    lab = rgb_to_lab(image[coords])
-    angle = np.deg2rad(HUE_ROTATION_DEG * severity) * float(rng.choice([-1.0, 1.0]))
-    cos, sin = np.float32(np.cos(angle)), np.float32(np.sin(angle))
-    a, b = lab[:, 1].copy(), lab[:, 2].copy()
-    lab[:, 1] = cos * a - sin * b
-    lab[:, 2] = sin * a + cos * b
-    image[coords] = lab_to_rgb(lab)
+    sign = float(rng.choice([-1.0, 1.0]))
+
+    def rotate(lab: np.ndarray, degrees: float) -> np.ndarray:
+        angle = np.deg2rad(degrees) * sign
+        cos, sin = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+        out = lab.copy()
+        out[:, 1] = cos * lab[:, 1] - sin * lab[:, 2]
+        out[:, 2] = sin * lab[:, 1] + cos * lab[:, 2]
+        return out
+
+    target = HUE_ROTATION_DELTA_E * severity
+    _recolour_to_delta_e(image, coords, rotate, target, HUE_ROTATION_MAX_DEG, rng)
+    return image
+
+
+def saturation_loss(
+    image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """Wash out all cloth: chroma (a*, b*) scaled down until the mean ΔE2000 is ≈ 8 × severity.
+
+    Lightness and hue stay; the share of chroma taken away is calibrated on the cloth's pixels
+    (at most all of it, which near-grey cloth may need and still not reach).
+    """
+    coords = _cloth_coords(placement, ("body", "border", "pallu"))
+    if coords[0].size == 0:
+        raise InvalidInput(f"Pose '{placement.pose}' has no cloth to recolour.")
+
+    def wash_out(lab: np.ndarray, loss: float) -> np.ndarray:
+        out = lab.copy()
+        out[:, 1:] *= np.float32(1.0 - loss)
+        return out
+
+    target = SATURATION_LOSS_DELTA_E * severity
+    _recolour_to_delta_e(image, coords, wash_out, target, 1.0, rng)
+    return image
+
+
+def border_recoloured(
+    image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """A colour cast over the border regions only (mean ΔE2000 ≈ 8 × severity on the border).
+
+    The body and pallu keep their colours, as when a generator repaints a zari border in
+    another shade; a cast over all cloth is :func:`color_shift`.
+    """
+    coords = _cloth_coords(placement, ("border",))
+    if coords[0].size == 0:
+        raise InvalidInput(
+            f"Defect 'border_recoloured' needs a border region; pose '{placement.pose}' has none."
+        )
+    theta = float(rng.uniform(0.0, 2.0 * np.pi))
+    direction = np.array([0.6 * float(rng.choice([-1.0, 1.0])), np.cos(theta), np.sin(theta)])
+    direction = (direction / np.linalg.norm(direction)).astype(np.float32)
+
+    def cast(lab: np.ndarray, step: float) -> np.ndarray:
+        return lab + np.float32(step) * direction
+
+    target = BORDER_RECOLOUR_DELTA_E * severity
+    _recolour_to_delta_e(image, coords, cast, target, COLOR_SHIFT_MAX_LAB, rng)
     return image
 
 
@@ -268,6 +361,122 @@ def mirror_pattern(
     return image
 
 
+def pattern_rescaled(
+    image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """Draw the body regions' pattern ``1 + PATTERN_ZOOM_PER_SEVERITY × severity`` times larger.
+
+    The de-shaded cloth of each region is magnified about the centre of its largest inner
+    rectangle and shaded again with the region's own folds, as a generator that got the motif
+    size wrong still drapes the cloth. Only a magnification is possible (a smaller pattern
+    would need cloth from outside the region); where the magnified source would fall outside
+    the region, the original pixel stays.
+    """
+    regions = _regions(placement, "body")
+    if not regions:
+        raise InvalidInput(
+            f"Defect 'pattern_rescaled' needs a body region; pose '{placement.pose}' has none."
+        )
+    zoom = 1.0 + PATTERN_ZOOM_PER_SEVERITY * severity
+    for region in regions:
+        view, mask, shading = _view(image, placement, region)
+        h, w = mask.shape
+        shade = np.maximum(shading, SHADING_FLOOR)[..., None]
+        flat = view.astype(np.float32) / shade
+        rx, ry, rw, rh = _inner_rect(mask)
+        cx, cy = rx + rw / 2.0, ry + rh / 2.0
+        # Output pixel p shows the cloth at c + (p - c) / zoom.
+        inverse = np.float32([[1 / zoom, 0, cx - cx / zoom], [0, 1 / zoom, cy - cy / zoom]])
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        zoomed = cv2.warpAffine(flat, inverse, (w, h), flags=flags, borderMode=cv2.BORDER_REFLECT)
+        # Bilinear sampling reaches one pixel: the source must lie inside the eroded mask.
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+        nearest = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        inside = cv2.warpAffine(inner, inverse, (w, h), flags=nearest) > 0
+        usable = mask & inside
+        out = np.clip(np.rint(zoomed * shade), 0, 255).astype(np.uint8)
+        view[usable] = out[usable]
+    return image
+
+
+def motif_replaced(
+    image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """Redraw the body regions with another motif, in the cloth's own ground and motif colours.
+
+    Over ``min(severity, 1)`` of each region's length (a band across its longer side, placed
+    by the seed), the cloth becomes the ground colour with weave noise of the cloth's own
+    strength and a staggered grid of one of ``MOTIF_SHAPES``, at a spacing drawn from the
+    range of real body motifs (``MOTIF_SPACING_FRACTION`` of S_flat's height, in output
+    pixels through the region's cloth scale). Colours and shading stay, so only the pattern
+    measures can tell.
+    """
+    regions = _regions(placement, "body")
+    if not regions:
+        raise InvalidInput(
+            f"Defect 'motif_replaced' needs a body region; pose '{placement.pose}' has none."
+        )
+    shape = MOTIF_SHAPES[int(rng.integers(len(MOTIF_SHAPES)))]
+    spacing_flat = float(rng.uniform(*MOTIF_SPACING_FRACTION)) * placement.flat_size[1]
+    share = min(severity, 1.0)
+    for region in regions:
+        view, mask, shading = _view(image, placement, region)
+        shade = np.maximum(shading, SHADING_FLOOR)[..., None]
+        flat = view.astype(np.float32) / shade
+        spacing = max(6.0, spacing_flat * _cloth_scale(placement, region))
+        cloth = _motif_cloth(flat[mask], mask.shape, shape, spacing, rng)
+        band = _band_along_longer_side(mask, share, rng)
+        target = mask & band
+        out = np.clip(np.rint(cloth * shade), 0, 255).astype(np.uint8)
+        view[target] = out[target]
+    return image
+
+
+def region_shifted(
+    image: np.ndarray, placement: PlacementMap, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """Draw a border or the pallu ``REGION_SHIFT_PX × severity`` px off its place.
+
+    One region is drawn among the border and pallu regions (those owning at least
+    ``REGION_SHIFT_MIN_SHARE`` as many pixels as the largest of them): a border moves across
+    its path (to either side, seeded), off the line it should follow; a pallu in a seeded
+    direction. Inside the region's mask the canvas then shows what lies that far the other
+    way: the region's own cloth and folds, displaced, and at its trailing edge whatever was
+    drawn beside it (background or the neighbouring cloth). Nothing outside the region
+    changes. Body regions are not moved: their cloth continues beyond them, and a repeating
+    pattern drawn at another phase is the same cloth to anyone looking.
+    """
+    regions = _regions(placement, "border", need_path=True) + _regions(placement, "pallu")
+    if not regions:
+        raise InvalidInput(
+            f"Defect 'region_shifted' needs a border or pallu region; "
+            f"pose '{placement.pose}' has none."
+        )
+    owned = [int(placement.mask(r.name).sum()) for r in regions]
+    biggest = max(owned)
+    movable = [
+        r for r, n in zip(regions, owned, strict=True) if n >= REGION_SHIFT_MIN_SHARE * biggest
+    ]
+    region = movable[int(rng.integers(len(movable)))]
+    distance = REGION_SHIFT_PX * severity
+    if region.kind == "border":
+        _, arc, normals = _resample_path(region.border_path or [])
+        middle = int(np.searchsorted(arc, arc[-1] / 2.0))
+        direction = normals[middle] * float(rng.choice([-1.0, 1.0]))
+    else:
+        angle = float(rng.uniform(0.0, 2.0 * np.pi))
+        direction = np.array([np.cos(angle), np.sin(angle)])
+    dx, dy = (int(v) for v in np.rint(distance * direction))
+    if dx == 0 and dy == 0:
+        dx = 1 if direction[0] >= 0 else -1
+    x, y, w, h = region.bbox
+    view, mask, _ = _view(image, placement, region)
+    yy, xx = np.mgrid[y : y + h, x : x + w].astype(np.float32)
+    moved = cv2.remap(image, xx - dx, yy - dy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    view[mask] = moved[mask]
+    return image
+
+
 DEFECTS: dict[str, DefectFn] = {
     "border_distortion": border_distortion,
     "color_shift": color_shift,
@@ -277,6 +486,11 @@ DEFECTS: dict[str, DefectFn] = {
     "border_gap": border_gap,
     "hue_rotation": hue_rotation,
     "mirror_pattern": mirror_pattern,
+    "saturation_loss": saturation_loss,
+    "pattern_rescaled": pattern_rescaled,
+    "motif_replaced": motif_replaced,
+    "border_recoloured": border_recoloured,
+    "region_shifted": region_shifted,
 }
 """Every named defect; the first four are the ones DESIGN §9 requires."""
 
@@ -289,6 +503,11 @@ NEEDS: dict[str, tuple[frozenset[RegionKind], ...]] = {
     "border_gap": (frozenset({"border", "body"}),),
     "hue_rotation": (frozenset(),),
     "mirror_pattern": (frozenset({"body"}), frozenset({"pallu"})),
+    "saturation_loss": (frozenset(),),
+    "pattern_rescaled": (frozenset({"body"}),),
+    "motif_replaced": (frozenset({"body"}),),
+    "border_recoloured": (frozenset({"border"}),),
+    "region_shifted": (frozenset({"border"}), frozenset({"pallu"})),
 }
 """Region kinds a pose must show for each defect (any one of the alternatives): a pose without
 a pallu region cannot have its pallu swapped. Lets callers check an injection rule against
@@ -304,6 +523,66 @@ def applies_to(name: str, kinds: set[str] | frozenset[str]) -> bool:
     if name not in NEEDS:
         raise InvalidInput(f"Unknown defect {name!r}; known defects: {', '.join(sorted(DEFECTS))}.")
     return any(need <= set(kinds) for need in NEEDS[name])
+
+
+LevelName = Literal["mild", "clear", "strong"]
+CLEAR: LevelName = "clear"
+"""The clearly visible level: the size at which validation must catch a defect."""
+
+
+@dataclass(frozen=True)
+class SeverityLevel:
+    """A named severity of a defect: the ``severity`` passed to it and its size in words."""
+
+    name: LevelName
+    severity: float
+    size: str
+
+
+def _levels(unit: Callable[[float], str], *steps: tuple[LevelName, float]) -> tuple:
+    return tuple(SeverityLevel(name, severity, unit(severity)) for name, severity in steps)
+
+
+def _de(scale: float) -> Callable[[float], str]:
+    return lambda severity: f"ΔE2000 {scale * severity:g}"
+
+
+_GRADED = (("mild", 0.25), ("clear", 0.5), ("strong", 1.0))
+LEVELS: dict[str, tuple[SeverityLevel, ...]] = {
+    "color_shift": _levels(_de(COLOR_SHIFT_DELTA_E), *_GRADED),
+    "hue_rotation": _levels(_de(HUE_ROTATION_DELTA_E), *_GRADED),
+    "saturation_loss": _levels(_de(SATURATION_LOSS_DELTA_E), *_GRADED),
+    "border_recoloured": _levels(_de(BORDER_RECOLOUR_DELTA_E), *_GRADED),
+    "pattern_loss": _levels(
+        lambda s: f"blur σ ≥ {PATTERN_BLUR_SIGMA_PX * s:g} px",
+        ("mild", 0.25),
+        ("clear", 0.5),
+        ("strong", 1.0),
+    ),
+    "pattern_rescaled": _levels(
+        lambda s: f"{1 + PATTERN_ZOOM_PER_SEVERITY * s:g}x larger",
+        ("mild", 0.2),
+        ("clear", 0.5),
+        ("strong", 1.0),
+    ),
+    "motif_replaced": _levels(lambda s: f"{min(s, 1):.0%} of the body", *_GRADED),
+    "mirror_pattern": _levels(lambda s: "mirrored", ("clear", 1.0)),
+    "border_distortion": _levels(
+        lambda s: f"bend {BEND_AMPLITUDE_PX[0] * s:g}-{BEND_AMPLITUDE_PX[1] * s:g} px",
+        ("mild", 0.5),
+        ("clear", 1.0),
+        ("strong", 2.0),
+    ),
+    "border_gap": _levels(lambda s: f"gap {BORDER_GAP_FRACTION * s:.0%} of length", *_GRADED),
+    "border_missing": _levels(lambda s: "replaced by body", ("clear", 1.0)),
+    "pallu_swap": _levels(lambda s: "replaced by body", ("clear", 1.0)),
+    "region_shifted": _levels(lambda s: f"{REGION_SHIFT_PX * s:g} px off", *_GRADED),
+}
+"""Graded severities of every defect, mildest first; each has a ``clear`` level. Colour
+defects are sized by the mean ΔE2000 they make (2, 4, 8: about one, two and four
+just-noticeable differences); a bend by its amplitude, a gap by its share of the border, a
+shift in output pixels (canvases are 1536 px high). A defect with one level is all or nothing
+(a border is missing or not)."""
 
 
 # ------------------------------------------------------------------------------ colour
@@ -329,6 +608,33 @@ def _bisect_increasing(
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def _recolour_to_delta_e(
+    image: np.ndarray,
+    coords: tuple[np.ndarray, np.ndarray],
+    change: Callable[[np.ndarray, float], np.ndarray],
+    target: float,
+    most: float,
+    rng: np.random.Generator,
+) -> None:
+    """Apply ``change(lab, amount)`` to the pixels at ``coords``, with the smallest amount in
+    ``[0, most]`` whose mean ΔE2000 reaches ``target`` (``most`` if none does).
+
+    Calibrated by bisection on ``COLOR_SHIFT_SAMPLE`` pixels drawn from ``rng``; the amount
+    must make the mean ΔE2000 grow (a longer cast, a wider rotation, more chroma lost).
+    """
+    lab = rgb_to_lab(image[coords])
+    sample = rng.choice(len(lab), size=min(COLOR_SHIFT_SAMPLE, len(lab)), replace=False)
+    sample.sort()
+    probe = lab[sample]
+
+    def mean_de(amount: float) -> float:
+        changed = lab_to_rgb(change(probe, amount))
+        return float(delta_e_ciede2000(probe, rgb_to_lab(changed)).mean())
+
+    amount = _bisect_increasing(mean_de, target, 0.0, most)
+    image[coords] = lab_to_rgb(change(lab, amount))
 
 
 # ------------------------------------------------------------------------------ regions
@@ -502,6 +808,81 @@ def _inner_rect(mask: np.ndarray) -> tuple[int, int, int, int]:
             right += 1
             grown = True
     return int(left), int(top), int(right - left), int(bottom - top)
+
+
+# ------------------------------------------------------------------------------ motifs
+def _motif_cloth(
+    pixels: np.ndarray,
+    shape: tuple[int, int],
+    motif: str,
+    spacing: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Unshaded float32 cloth of ``shape``: the ground and motif colours of ``pixels`` (the
+    region's de-shaded pixels, ``N x 3``), weave noise of their strength, ``motif`` shapes on a
+    staggered grid of ``spacing`` px."""
+    ground = np.median(pixels, axis=0)
+    lab = rgb_to_lab(np.clip(pixels / 255.0, 0.0, 1.0))
+    ground_lab = rgb_to_lab(np.clip(ground / 255.0, 0.0, 1.0)[None])[0]
+    distance = np.linalg.norm(lab - ground_lab, axis=1)
+    far = distance >= np.quantile(distance, MOTIF_COLOUR_QUANTILE)
+    if float(np.median(distance[far])) >= MOTIF_MIN_CONTRAST_LAB:
+        colour = np.median(pixels[far], axis=0)
+    else:  # plain cloth: a darker motif on light ground, a lighter one on dark ground
+        lighter = ground + MOTIF_PLAIN_GAIN * (255.0 - ground)
+        colour = ground * (1.0 - MOTIF_PLAIN_GAIN) if ground.mean() > 128 else lighter
+    near = distance <= np.median(distance)
+    weave = float(np.std(pixels[near] - ground, axis=0).mean())
+    h, w = shape
+    cloth = np.empty((h, w, 3), np.float32)
+    cloth[:] = ground.astype(np.float32)
+    cloth += rng.standard_normal((h, w, 1), dtype=np.float32) * np.float32(weave)
+    radius = MOTIF_RADIUS_FRACTION * spacing
+    ox, oy = rng.uniform(0.0, spacing, size=2)
+    paint = tuple(float(c) for c in colour)
+    for row, cy in enumerate(np.arange(oy - spacing, h + spacing, spacing * 0.866)):
+        shift = (row % 2) * spacing / 2.0
+        for cx in np.arange(ox - spacing + shift, w + spacing, spacing):
+            _draw_motif(cloth, motif, float(cx), float(cy), radius, paint)
+    return cloth
+
+
+def _draw_motif(
+    canvas: np.ndarray, motif: str, cx: float, cy: float, r: float, colour: tuple
+) -> None:
+    """One anti-aliased motif of radius ``r`` centred on (cx, cy)."""
+    centre = (round(cx), round(cy))
+    stroke = max(1, round(r / 3.0))
+    if motif == "ring":
+        cv2.circle(canvas, centre, max(1, round(r)), colour, stroke, cv2.LINE_AA)
+    elif motif == "cross":
+        for ex, ey in ((r, 0.0), (0.0, r)):
+            a = (round(cx - ex), round(cy - ey))
+            b = (round(cx + ex), round(cy + ey))
+            cv2.line(canvas, a, b, colour, stroke, cv2.LINE_AA)
+    else:
+        points = 4 if motif == "diamond" else 10
+        angles = np.arange(points) * (2.0 * np.pi / points) - np.pi / 2.0
+        radii = np.full(points, r) if motif == "diamond" else np.tile([r, 0.45 * r], points // 2)
+        poly = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1)
+        cv2.fillPoly(canvas, [np.round(poly).astype(np.int32)], colour, cv2.LINE_AA)
+
+
+def _band_along_longer_side(mask: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Rows (or columns, whichever side is longer) covering ``share`` of the mask's extent,
+    at a seeded position; all of it when ``share`` is 1."""
+    h, w = mask.shape
+    along_rows = h >= w
+    owned = np.flatnonzero(mask.any(axis=1 if along_rows else 0))
+    first, last = int(owned[0]), int(owned[-1]) + 1
+    length = max(1, round(share * (last - first)))
+    start = first + int(rng.integers(0, last - first - length + 1))
+    band = np.zeros_like(mask)
+    if along_rows:
+        band[start : start + length] = True
+    else:
+        band[:, start : start + length] = True
+    return band
 
 
 # ------------------------------------------------------------------------------ border paths
