@@ -11,6 +11,7 @@ running the API tests never loads it.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol, runtime_checkable
 
 import anyio
@@ -25,6 +26,12 @@ DEPLOYMENT_NAME = "sareeflow"
 STATUS_TIMEOUT_S = 2.0
 """Longest a status request waits for Prefect (s); past it the store's state is returned as is.
 Prefect's client retries unreachable servers with back-off for much longer than a frontend polls."""
+
+STATUS_FRESH_S = 1.0
+"""How long a flow run's Prefect state is reused (s). Every poll of a running job used to be one
+more Prefect read; with 20 clients polling, the reads queued past ``STATUS_TIMEOUT_S`` and a
+status request took ~2 s (``make bench-load``). The store's state is always read fresh; Prefect
+is only asked whether a run died without saying so, where a second's delay changes nothing."""
 
 SUBMIT_TIMEOUT_S = 15.0
 """Longest a job submission waits for Prefect (s). ``run_deployment`` normally returns in
@@ -57,6 +64,8 @@ class PrefectLauncher:
 
     def __init__(self, deployment: str = DEPLOYMENT_NAME) -> None:
         self.deployment = deployment
+        self._states: dict[str, tuple[float, str | None]] = {}
+        self._reading: dict[str, anyio.Lock] = {}
 
     async def submit(self, mode: str, saree_id: str, job_id: str) -> str:
         if not _api_configured():
@@ -81,6 +90,18 @@ class PrefectLauncher:
     async def flow_run_status(self, flow_run_id: str) -> str | None:
         if not _api_configured():
             return None
+        # One Prefect read per run at a time; pollers arriving meanwhile wait for its answer
+        # and then share it for STATUS_FRESH_S.
+        async with self._reading.setdefault(flow_run_id, anyio.Lock()):
+            cached = self._states.get(flow_run_id)
+            if cached is not None and time.monotonic() - cached[0] < STATUS_FRESH_S:
+                return cached[1]
+            state = await self._read_state(flow_run_id)
+            self._forget_old()
+            self._states[flow_run_id] = (time.monotonic(), state)
+            return state
+
+    async def _read_state(self, flow_run_id: str) -> str | None:
         from uuid import UUID
 
         from prefect.client.orchestration import get_client
@@ -93,6 +114,15 @@ class PrefectLauncher:
         except Exception as exc:  # noqa: BLE001 - the store's state is still a valid answer
             logger.warning("flow run %s: Prefect state unavailable: %r", flow_run_id, exc)
         return None
+
+    def _forget_old(self, keep_s: float = 60.0) -> None:
+        """Drop states nobody asked for lately, so the maps do not grow with every run ever."""
+        now = time.monotonic()
+        for run_id, (at, _) in list(self._states.items()):
+            lock = self._reading.get(run_id)
+            if now - at > keep_s and not (lock and lock.locked()):
+                del self._states[run_id]
+                self._reading.pop(run_id, None)
 
 
 def _api_configured() -> bool:

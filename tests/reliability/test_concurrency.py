@@ -118,3 +118,46 @@ def _watch_until_done(
             return refused
         time.sleep(1.0)  # watching must not starve the jobs of CPU
     raise AssertionError("jobs did not finish")
+
+
+def test_many_pollers_of_one_job_share_one_prefect_read(monkeypatch):
+    """``make bench-load`` found every poll of a running job asking Prefect again: with 20
+    pollers the reads queued past the status timeout (p50 1.8 s). Concurrent pollers of one
+    run now share one read, and its answer for ``STATUS_FRESH_S``; other runs are read apart."""
+    import anyio
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from api.launcher import STATUS_FRESH_S, PrefectLauncher
+
+    reads: list[str] = []
+
+    async def slow_read(self, flow_run_id: str) -> str:
+        reads.append(flow_run_id)
+        await anyio.sleep(0.2)  # a Prefect server under load
+        return "RUNNING"
+
+    monkeypatch.setattr(PrefectLauncher, "_read_state", slow_read)
+    launcher = PrefectLauncher()
+    runs = ["00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"]
+
+    async def poll(count: int) -> list[str | None]:
+        answers: list[str | None] = []
+
+        async def one(run_id: str) -> None:
+            answers.append(await launcher.flow_run_status(run_id))
+
+        async with anyio.create_task_group() as group:
+            for index in range(count):
+                group.start_soon(one, runs[index % 2])
+        return answers
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        assert anyio.run(poll, 100) == ["RUNNING"] * 100
+        assert sorted(reads) == runs  # one read per run, not 100
+        # The answers age past STATUS_FRESH_S: the next wave reads again, once per run.
+        old = {
+            run: (at - 2 * STATUS_FRESH_S, state) for run, (at, state) in launcher._states.items()
+        }
+        launcher._states.update(old)
+        assert anyio.run(poll, 10) == ["RUNNING"] * 10
+    assert len(reads) == 4
