@@ -9,7 +9,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: install run test test-fast demo bench bench-validate bench-stages lint sample
+.PHONY: install run test test-fast demo bench bench-validate bench-stages bench-load lint sample
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-validate: $(STAMP) ## validation catch / false-alarm rates on the defect c
 
 bench-stages: $(STAMP) ## isolate/flatten/extract accuracy on generated photos
 	$(PY) -m benchmarks.bench_stages
+
+bench-load: $(STAMP) ## status/gallery latency under 200 concurrent clients while jobs run
+	$(PY) -m benchmarks.bench_load
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
