@@ -113,8 +113,8 @@ def _execute_locked(store: Store, settings: Settings, log: JobLog) -> None:
                 f"reusing S_clean, S_flat and parts of generation {prepared.generation}",
                 prepared_generation=prepared.generation,
             )
-        outcomes = _run_poses(store, settings, log, poses, prepared, progress)
-        _finish_generation(store, settings, log, prepared, outcomes)
+        outcomes, errors = _run_poses(store, settings, log, poses, prepared, progress)
+        _finish_generation(store, settings, log, prepared, outcomes, errors)
         final = job_state(store, job_id)
         log.bind(stage=None).log(
             "info" if final.status == "success" else "warning",
@@ -185,8 +185,10 @@ def _run_poses(
     poses: tuple[str, ...],
     prepared: PreparedRef,
     progress: JobProgress,
-) -> dict[str, AttemptOutcome | None]:
-    """Compose + validate every pose concurrently; returns each pose's last attempt."""
+) -> tuple[dict[str, AttemptOutcome | None], dict[str, tuple[str, str]]]:
+    """Compose + validate every pose concurrently; returns each pose's last attempt, and for
+    poses stopped by something other than validation (storage, adapter, a bug) the error's
+    user-safe ``(category, message)``."""
     job_id, saree_id, generation = log.job_id, log.saree_id, int(log.generation or 0)
     log = _stage(store, log, "compose")
     saree = store.require_saree(saree_id)
@@ -218,11 +220,15 @@ def _run_poses(
         )
         futures[pose] = task.submit(settings, job, pose, s_flat, placement, record.sha256)
     outcomes: dict[str, AttemptOutcome | None] = {}
+    errors: dict[str, tuple[str, str]] = {}
     for done, (pose, future) in enumerate(futures.items(), start=1):
         future.wait()
         attempts = earlier_attempts(store, saree_id, generation, pose)
         last = attempts[-1] if attempts else None
         passed = bool(last and last["pass"] and future.state.is_completed())
+        stopped_by = _pose_error(future)
+        if stopped_by is not None:
+            errors[pose] = stopped_by
         outcome = None
         if last is not None:
             rel = f"{pose_dir(generation, pose)}/attempt-{last['attempt']}"
@@ -244,12 +250,24 @@ def _run_poses(
                 "attempts": len(attempts),
                 "output": outcome.output if passed and outcome else None,
                 "attempt_dir": outcome.attempt_dir if outcome else None,
+                **({"error_category": stopped_by[0]} if stopped_by else {}),
             },
         )
         outcomes[pose] = outcome
         _report_pose(log, settings, catalogue.poses[pose].label, pose, passed, attempts, future)
         progress.update(done)
-    return outcomes
+    return outcomes, errors
+
+
+def _pose_error(future) -> tuple[str, str] | None:
+    """``(category, message)`` of a pose task that failed with anything but a validation
+    failure, None otherwise (passed, or failed validation on its last attempt)."""
+    if not future.state.is_failed():
+        return None
+    exc = future.state.result(raise_on_failure=False)
+    if not isinstance(exc, BaseException) or isinstance(exc, ValidationFailed):
+        return None
+    return user_safe(exc)
 
 
 def _report_pose(
@@ -294,6 +312,7 @@ def _finish_generation(
     log: JobLog,
     prepared: PreparedRef,
     outcomes: dict[str, AttemptOutcome | None],
+    errors: dict[str, tuple[str, str]],
 ) -> None:
     """Write the retry log, contact sheet and the generation's metrics, then end the job."""
     job_id, saree_id, mode = log.job_id, log.saree_id, str(log.mode)
@@ -368,7 +387,21 @@ def _finish_generation(
         retry_log_md=retry_md,
     )  # fmt: skip
     failed = [pose for pose, entry in summary.items() if not entry["pass"]]
-    if failed:
+    if errors:
+        # Something other than validation stopped a pose: the job fails with that error's own
+        # category (DESIGN §10), not as if the images had been judged.
+        category, message = next(iter(errors.values()))
+        store.append_event(
+            job_id,
+            {
+                "type": "job_finished",
+                "status": "failed",
+                "error_category": category,
+                "message": f"Pose(s) {', '.join(errors)} could not be made: {message} "
+                "Poses that passed stay published; retry_failed re-runs the rest.",
+            },
+        )
+    elif failed:
         store.append_event(
             job_id,
             {

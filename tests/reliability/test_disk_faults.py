@@ -206,24 +206,14 @@ def _run_standard(store: Store, monkeypatch, disk: FaultyDisk) -> tuple[dict, Fa
     return reconcile(store, job_state(store, job.job_id)).model_dump(mode="json"), disk
 
 
-POSE_FAULT_BUG = (
-    "flows/pipeline.py _run_poses reports a pose task that failed with a non-retryable error "
-    "(storage, adapter_unavailable, a bug) as 'failed validation after all retries' "
-    "(category validation_failed); DESIGN §10 wants the error's own category"
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
         (dict(name="s_clean.png", step="write", code=errno.ENOSPC), ("storage", "isolate")),
         (dict(name="parts.json", step="open", code=errno.EACCES), ("storage", "extract")),
-        pytest.param(
-            dict(name="output.png", step="link", code=errno.EDQUOT),
-            ("storage", "compose"),
-            marks=pytest.mark.xfail(reason=POSE_FAULT_BUG, strict=True),
-        ),
+        # The other poses still finish and are published: the job ends after finalize.
+        (dict(name="output.png", step="link", code=errno.EDQUOT), ("storage", "finalize")),
         (dict(at=6, step="append", code=errno.ENOSPC), ("storage", None)),
         (dict(name="s_flat.png", step="write", code=errno.ENOSPC, sticky=True), ("crashed", None)),
     ],
