@@ -206,9 +206,8 @@ def validate_output(
     checks = []
     for item, measures, limit in zip(prepared, area, limits, strict=True):
         region = item.region
-        if region.kind == "border" and len(region.border_path or []) >= 2:
-            width = float(region.border_width_px or _default_border_width(item.mask))
-            border = measure_border(output, expected, trusted, item, width=width)
+        if item.expected.border is not None:
+            border = measure_border(output, expected, trusted, item)
             measures = replace(
                 measures,
                 continuity=float(border.continuity),
@@ -278,6 +277,7 @@ class ExpectedRegion:
     ) -> None:
         arrays = placement.arrays[region.name]
         self.region = region
+        self.canvas_size = placement.canvas_size
         self.mask: np.ndarray = arrays["map_x"] >= 0
         """bool, bbox-sized: pixels the region owns."""
         h, w = self.mask.shape
@@ -356,6 +356,14 @@ class ExpectedRegion:
     @functools.cached_property
     def blocks(self) -> _BlockReference:
         return _block_reference(self.want, self.coverage, self.factor)
+
+    @functools.cached_property
+    def border(self) -> BorderFrame | None:
+        """Where the border check looks, for a border region with a path (else ``None``)."""
+        if self.region.kind != "border" or len(self.region.border_path or []) < 2:
+            return None
+        width = float(self.region.border_width_px or _default_border_width(self.mask))
+        return border_frame(self.region, self.mask, self.canvas_size, width)
 
 
 class ExpectedPose:
@@ -577,69 +585,97 @@ def measure_area(item: RegionPixels) -> Measures:
     )
 
 
+@dataclass(frozen=True)
+class BorderFrame:
+    """Where a border region is checked: the crop around it and what in it is the band.
+
+    Depends only on the region and the canvas, so :class:`ExpectedRegion` keeps it.
+    """
+
+    rect: tuple[int, int, int, int]
+    """(x, y, w, h) of the crop in the canvas (may reach past its edges)."""
+    factor: int
+    """Whole-number reduction of the check (1 or ``BORDER_MAX_REDUCTION``)."""
+    band: np.ndarray
+    """bool, crop-sized: the region's own pixels."""
+    near: np.ndarray
+    """bool, crop-sized: within the context distance of the band (band included)."""
+    path: np.ndarray
+    """The band's centre line in the crop's (reduced) pixel coordinates, ends trimmed."""
+    width: float
+    """Band width in (reduced) pixels."""
+
+
+def border_frame(
+    region: PlacementRegion, mask: np.ndarray, canvas_size: tuple[int, int], width: float
+) -> BorderFrame:
+    """The crop, band and context of a border check (see :func:`measure_border`)."""
+    x, y, w, h = region.bbox
+    margin = int(math.ceil(BORDER_SEARCH_WIDTHS * width + BORDER_SEARCH_EXTRA_PX))
+    cw, ch = canvas_size
+    factor = BORDER_MAX_REDUCTION if width >= BORDER_MAX_REDUCTION * BORDER_MIN_WIDTH_PX else 1
+    x0, x1 = _whole_blocks(x - margin, x + w + margin, cw, factor)
+    y0, y1 = _whole_blocks(y - margin, y + h + margin, ch, factor)
+    band = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    band[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = mask
+    r = max(BORDER_CONTEXT_PX, int(round(width * BORDER_CONTEXT_WIDTHS)))
+    # Within r px of the band: one distance transform, linear in the pixels, where a disc
+    # dilation of a wide border's r (30 px and more) cost ~10 % of a whole validation.
+    outside = (band == 0).astype(np.uint8)
+    near = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= r
+    path = _trim_path(np.asarray(region.border_path or [], np.float64), width * BORDER_END_TRIM)
+    path = path - (x0, y0)
+    if factor > 1:
+        path = (path + 0.5) / factor - 0.5  # pixel centres
+        width = width / factor
+    return BorderFrame((x0, y0, x1 - x0, y1 - y0), factor, band > 0, near, path, width)
+
+
 def measure_border(
     output: np.ndarray,
     expected: np.ndarray,
     trusted: np.ndarray,
     item: RegionPixels,
-    *,
-    width: float,
 ) -> BorderContinuity:
     """Border continuity of a border region: drift of the band along its path.
 
     ``expected`` is the whole expected canvas and ``trusted`` (canvas-sized, bool) the cloth
     that passed its own area checks. The check may use the band and trusted cloth within
-    ``max(BORDER_CONTEXT_PX, width * BORDER_CONTEXT_WIDTHS)`` of it, whose edges against the band pin its position (a plain border
-    has no other structure to follow). The output is first seen through its best affine
-    colour map onto the expected (least squares over those pixels): colour is ΔE's job, and a
-    tint would otherwise lower the correlation of low-contrast border profiles. Elsewhere the
-    expected side takes the (colour-mapped) output's own pixels, so that what sampling blends
-    in at the edges is the same on both sides.
+    ``max(BORDER_CONTEXT_PX, width * BORDER_CONTEXT_WIDTHS)`` of it, whose edges against the
+    band pin its position (a plain border has no other structure to follow). The output is
+    first seen through its best affine colour map onto the expected (least squares over those
+    pixels): colour is ΔE's job, and a tint would otherwise lower the correlation of
+    low-contrast border profiles. Elsewhere the expected side takes the (colour-mapped)
+    output's own pixels, so that what sampling blends in at the edges is the same on both
+    sides.
 
     The output is taken with the region's whole-pixel alignment (at most
     ``MAX_ALIGN_SHIFT_PX``), so a render that is off by a pixel everywhere is not read as a
     drifting border (on a periodic border that pixel could otherwise resolve to a period).
     The crop reaches ``1.25 * width + 12`` px beyond the region's bbox, the metric's sideways
     search, so a border pushed out of its bbox is still found. Both sides keep their shading
-    (the metric correlates cross-profiles, which a gain does not change). Wide borders are
-    checked at reduced resolution (at most ``BORDER_MAX_REDUCTION``, band kept at least
-    ``BORDER_MIN_WIDTH_PX`` wide); offsets are reported in output pixels.
+    (the metric correlates cross-profiles, which a gain does not change). Borders at least
+    twice ``BORDER_MIN_WIDTH_PX`` wide are checked at half resolution
+    (``BORDER_MAX_REDUCTION``); offsets are reported in output pixels.
     """
-    region = item.region
-    x, y, w, h = region.bbox
-    margin = int(math.ceil(BORDER_SEARCH_WIDTHS * width + BORDER_SEARCH_EXTRA_PX))
-    ch, cw = output.shape[:2]
-    factor = BORDER_MAX_REDUCTION if width >= BORDER_MAX_REDUCTION * BORDER_MIN_WIDTH_PX else 1
-    x0, x1 = _whole_blocks(x - margin, x + w + margin, cw, factor)
-    y0, y1 = _whole_blocks(y - margin, y + h + margin, ch, factor)
+    frame = item.expected.border
+    x0, y0, w, h = frame.rect
     dx, dy = item.shift
-    crop = _crop_padded(output, (x0 + dx, y0 + dy, x1 - x0, y1 - y0))
-    want = _crop_padded(expected, (x0, y0, x1 - x0, y1 - y0))
-    context = _crop_padded(trusted.view(np.uint8), (x0, y0, x1 - x0, y1 - y0)) > 0
-    band = np.zeros(crop.shape[:2], np.uint8)
-    band[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = item.mask
-    r = max(BORDER_CONTEXT_PX, int(round(width * BORDER_CONTEXT_WIDTHS)))
-    # Within r px of the band: one distance transform, linear in the pixels, where a disc
-    # dilation of a wide border's r (30 px and more) cost ~10 % of a whole validation.
-    near = (
-        cv2.distanceTransform((band == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= r
-    )
-    inside = (band > 0) | (near & context)
-    path = _trim_path(np.asarray(region.border_path or [], np.float64), width * BORDER_END_TRIM)
-    path = path - (x0, y0)
-
-    if factor > 1:
-        crop, want = _reduce(crop, factor), _reduce(want, factor)
-        inside = _reduce(inside.astype(np.float32), factor) >= 0.5
-        path = (path + 0.5) / factor - 0.5  # pixel centres
-        width = width / factor
+    crop = _crop_padded(output, (x0 + dx, y0 + dy, w, h))
+    want = _crop_padded(expected, frame.rect)
+    context = _crop_padded(trusted.view(np.uint8), frame.rect) > 0
+    inside = frame.band | (frame.near & context)
+    if frame.factor > 1:
+        crop, want = _reduce(crop, frame.factor), _reduce(want, frame.factor)
+        inside = _reduce(inside.astype(np.float32), frame.factor) >= 0.5
     mapped = _to_uint8(_affine_colour_fit(crop, want.astype(np.float32), inside))
     want = np.where(inside[..., None], want, mapped)
     result = border_continuity(
-        mapped, want, [(float(px), float(py)) for px, py in path], width=width, mask=inside
-    )
-    if factor > 1:
-        result = result.model_copy(update={"max_offset_px": result.max_offset_px * factor})
+        mapped, want, [(float(px), float(py)) for px, py in frame.path], width=frame.width,
+        mask=inside,
+    )  # fmt: skip
+    if frame.factor > 1:
+        result = result.model_copy(update={"max_offset_px": result.max_offset_px * frame.factor})
     return result
 
 
