@@ -586,13 +586,27 @@ shift in output pixels (canvases are 1536 px high). A defect with one level is a
 
 
 # ------------------------------------------------------------------------------ colour
+_LINEAR_LEVELS = 1 << 16
+"""Linear light is encoded to sRGB through a table of 65536 levels: the steepest step (12.92
+per unit near black) stays a twentieth of an 8-bit level, and a table look-up is ~10x faster
+than ``np.power`` on the millions of values a colour defect rewrites."""
+
+
+def _srgb_encode_table() -> np.ndarray:
+    linear = np.arange(_LINEAR_LEVELS, dtype=np.float64) / (_LINEAR_LEVELS - 1)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
+
+
+_SRGB_ENCODE = _srgb_encode_table()
+
+
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIELAB (D65) to sRGB uint8, the inverse of :func:`metrics.rgb_to_lab` (clipped to gamut)."""
     lab = np.ascontiguousarray(lab, dtype=np.float32)
     linear = cv2.cvtColor(lab.reshape(-1, 1, 3), cv2.COLOR_Lab2LRGB).reshape(lab.shape)
-    linear = np.clip(linear, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
-    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
+    levels = np.clip(linear, 0.0, 1.0) * np.float32(_LINEAR_LEVELS - 1)
+    return _SRGB_ENCODE[np.rint(levels).astype(np.intp)]
 
 
 def _bisect_increasing(
