@@ -51,7 +51,10 @@ class ValidationThresholds(BaseModel):
     """Per-region-kind thresholds. Override with e.g. ``SAREEFLOW_THRESHOLDS__BORDER__MAX_DELTA_E=4``."""
 
     body: RegionThresholds = RegionThresholds()
-    border: RegionThresholds = RegionThresholds(max_delta_e=3.5)
+    border: RegionThresholds = RegionThresholds(max_delta_e=3.5, min_ssim=0.75)
+    """Borders allow a lower SSIM: JPEG's chroma subsampling takes thin motif bands (20 px,
+    small diamonds) down to 0.79 on the calibration set, and a border's geometry, gaps and
+    colour have checks of their own."""
     pallu: RegionThresholds = RegionThresholds()
 
 
