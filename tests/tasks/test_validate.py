@@ -16,7 +16,7 @@ from sareeflow.defects import apply_defect
 from sareeflow.errors import InvalidInput
 from sareeflow.models import PlacementMap, ValidationReport
 from sareeflow.settings import RegionThresholds, ValidationThresholds
-from tasks.validate import prepare_region, validate_output
+from tasks.validate import ExpectedPose, prepare_region, validate_output
 from tests.validation_fixture import jpeg_roundtrip, make_placement, make_s_flat, render, shift
 
 THRESHOLDS = ValidationThresholds()
@@ -244,3 +244,31 @@ def test_region_arrays_must_match_the_bbox(faithful, s_flat):
     arrays["shading"] = arrays["shading"][:-1]
     with pytest.raises(InvalidInput, match="Region 'pleats': shading"):
         validate_output(faithful, placement, s_flat, thresholds=THRESHOLDS)
+
+
+# ------------------------------------------------------------------------------ local change
+def test_a_patch_of_other_cloth_in_the_body_is_caught(faithful, placement, s_flat):
+    """A 60 px square of the pallu's magenta in the body (~2.5 % of it) keeps every area mean
+    in range; the share of 8 px blocks that changed by more than ΔE2000 10 does not."""
+    damaged = faithful.copy()
+    damaged[300:360, 150:210] = (170, 30, 110)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    pleats = _check(report, "pleats")
+    assert pleats.failures == ["pattern_loss"]
+    assert "shows other cloth or motifs in" in pleats.reasons[0]
+    assert {c.region for c in report.regions if not c.passed} == {"pleats"}
+
+
+# ------------------------------------------------------------------------------ expected side
+def test_expected_pose_can_be_reused_for_many_outputs(faithful, placement, s_flat):
+    expected = ExpectedPose(placement, s_flat)
+    for image in (faithful, jpeg_roundtrip(faithful, 80), apply_defect("pattern_loss", faithful, placement, seed=1)):  # fmt: skip
+        fresh = validate_output(image, placement, s_flat, thresholds=THRESHOLDS)
+        reused = validate_output(image, placement, s_flat, thresholds=THRESHOLDS, expected=expected)
+        assert reused.model_dump_json() == fresh.model_dump_json()
+
+
+def test_expected_pose_of_another_map_is_rejected(faithful, placement, s_flat):
+    expected = ExpectedPose(make_placement(), s_flat)
+    with pytest.raises(InvalidInput, match="another placement map"):
+        validate_output(faithful, placement, s_flat, thresholds=THRESHOLDS, expected=expected)
