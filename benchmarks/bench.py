@@ -5,8 +5,10 @@ image and one run (CI runs it so a broken benchmark is caught); the real run use
 Absolute times are min / median / max over the runs; ratios are against baselines measured in
 the same run on the same inputs (these machines are noisy: trust the ratios more).
 
-Results go to ``DIR/results.json`` and a pyinstrument profile of one standard job's stages to
-``DIR/profile.html`` (+ ``profile.txt``).
+Results go to ``DIR/results.json``, a pyinstrument profile of one standard job's pure stages to
+``DIR/profile.html`` (+ ``profile.txt``), and a py-spy profile of one whole standard job (Prefect,
+storage and every thread included) to ``DIR/job-profile.speedscope.json`` (open it in
+https://www.speedscope.app) with its collapsed stacks in ``DIR/job-profile.txt``.
 """
 
 from __future__ import annotations
@@ -261,9 +263,7 @@ def bench_flow_in_process(upload: bytes, runs: int, figures: dict[str, Figure]) 
         Figure("everything but pure stages, per task run", 0.025),
     )
     other.add(per_task)
-    other.note = (
-        f"(in-process job - pure stages) / {task_runs} task runs; includes PNG encodes and file writes"
-    )
+    other.note = f"(in-process job - pure stages) / {task_runs} task runs; includes PNG encodes and file writes"
 
 
 # ----------------------------------------------------------------------------- the real stack
@@ -402,6 +402,87 @@ def profile_stages(upload: bytes, settings: Settings, out: Path) -> list[str]:
     return text.splitlines()[:40]
 
 
+def profile_job(upload: bytes, out: Path, top: int = 15) -> list[str]:
+    """py-spy profile of one whole standard job run in a process of its own (``sareeflow run``:
+    Prefect task runs, storage and events included). py-spy samples every thread, so the
+    poses composed in Prefect's worker threads are seen (pyinstrument only sees the thread it
+    started on). Writes ``job-profile.speedscope.json`` and returns the functions with the most
+    samples on the stack (inclusive) and at its top (self)."""
+    import shutil
+    import subprocess
+
+    from sareeflow.settings import get_settings
+    from sareeflow.uploads import store_upload
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return ["py-spy not installed: no whole-job profile"]
+    with tempfile.TemporaryDirectory() as root:
+        env = {**os.environ, "SAREEFLOW_STORAGE_ROOT": root}
+        os.environ["SAREEFLOW_STORAGE_ROOT"] = root
+        get_settings.cache_clear()
+        saree = store_upload(upload, filename="bench.jpg", settings=get_settings())
+        command = [sys.executable, "-m", "sareeflow.cli", "run", saree.saree_id, "--mode",
+                   "standard", "--json"]  # fmt: skip
+        raw = out / "job-profile.txt"
+        for fmt, target in (("raw", raw), ("speedscope", out / "job-profile.speedscope.json")):
+            done = subprocess.run(
+                [spy, "record", "--rate", "100", "--format", fmt, "-o", str(target), "--",
+                 *command],
+                env=env, capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            if done.returncode != 0:
+                return [f"py-spy failed ({done.returncode}): {done.stderr[-300:]}"]
+    return summarise_collapsed(raw.read_text(), top)
+
+
+PROFILE_BUCKETS = (
+    ("imports (process start)", ("_find_and_load",)),
+    ("isolate", ("isolate_task (",)),
+    ("flatten", ("flatten_task (",)),
+    ("extract", ("extract_task (",)),
+    ("compose (adapter + PNG + store)", ("compose_attempt (",)),
+    ("validate", ("validate_attempt (",)),
+    ("placement maps", ("build_placement (",)),
+    ("retry log, contact sheet, metrics", ("_finish_generation (",)),
+    ("Prefect ephemeral server start", ("SubprocessASGIServer",)),
+    ("Prefect engine, client and events", ("prefect/",)),
+)
+"""Where a sample goes: the first bucket one of whose markers is in its stack."""
+
+
+def summarise_collapsed(collapsed: str, top: int) -> list[str]:
+    """Shares of py-spy's collapsed stacks (``frame;frame;... count`` lines) by pipeline part,
+    and the functions most often at the top of the stack outside imports."""
+    buckets: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        bucket = next(
+            (name for name, marks in PROFILE_BUCKETS if any(m in stack for m in marks)), "other"
+        )
+        buckets[bucket] = buckets.get(bucket, 0) + n
+        if bucket != PROFILE_BUCKETS[0][0]:
+            leaf = stack.rsplit(";", 1)[-1].rsplit(":", 1)[0] + ")"
+            own[leaf] = own.get(leaf, 0) + n
+    if not total:
+        return ["the profile has no samples"]
+
+    def rows(counts: dict[str, int], limit: int) -> list[str]:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:limit]
+        return [f"  {100 * n / total:5.1f} %  {name}" for name, n in ranked]
+
+    return [f"{total} samples (100 per s, busy threads only), by part of the job:",
+            *rows(buckets, len(buckets)),
+            "functions most often at the top of the stack (imports left out):",
+            *rows(own, top)]  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -430,12 +511,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_stack:
         bench_stack(upload, runs, figures)
     top = profile_stages(upload, settings, out)
+    job_top = profile_job(upload, out)
 
     print(f"\n{'figure':<46} {'median':>10} {'min':>10} {'max':>10}  {'budget':>11} {'':>6}  ratio")
     for figure in figures.values():
         print(figure.row())
     print(f"\nprofile of one standard job's stages: {out / 'profile.html'}")
     print("\n".join(top[:25]))
+    print(f"\nprofile of one whole standard job (py-spy): {out / 'job-profile.speedscope.json'}")
+    print("\n".join(job_top))
     (out / "results.json").write_text(
         json.dumps(
             {"smoke": args.smoke, "runs": runs, "figures": [f.as_dict() for f in figures.values()]},

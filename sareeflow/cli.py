@@ -23,6 +23,8 @@ from sareeflow.errors import NotFound, OrchestratorUnavailable, SareeflowError, 
 from sareeflow.progress import ProgressLine, progress_wanted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EPHEMERAL_STARTUP_TIMEOUT_S = 120
+"""How long ``run`` and ``demo`` wait for Prefect's temporary server to start (s)."""
 
 
 def _quiet_prefect_defaults(progress: bool = False) -> None:
@@ -35,6 +37,11 @@ def _quiet_prefect_defaults(progress: bool = False) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL" if progress else "WARNING")
+    # Prefect waits 20 s for its temporary server; on 2 busy cores it took longer (seen while
+    # the test suite ran beside a `run`), and the job then failed before it began.
+    os.environ.setdefault(
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_STARTUP_TIMEOUT_S)
+    )
 
 
 def sample_image_path() -> Path:
@@ -68,7 +75,7 @@ def run_mode(saree_id: str, mode: str, *, progress: bool = False) -> dict:
     """
     _quiet_prefect_defaults(progress)
     from flows.pipeline import FLOWS
-    from sareeflow.jobs import admit_job, job_state
+    from sareeflow.jobs import admit_job, job_state, mark_failed
     from sareeflow.progress import JobWatcher, ProgressLine
     from sareeflow.settings import get_settings
     from sareeflow.store import Store
@@ -82,11 +89,23 @@ def run_mode(saree_id: str, mode: str, *, progress: bool = False) -> dict:
         watcher.start()
     try:
         FLOWS[mode](saree_id=saree_id, job_id=job.job_id, return_state=True)
+    except RuntimeError as exc:
+        # Prefect's own words when its temporary server never answered; the job never began.
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        mark_failed(store, job.job_id, "orchestrator_unavailable", ORCHESTRATOR_DID_NOT_START)
+        raise OrchestratorUnavailable(ORCHESTRATOR_DID_NOT_START, detail=str(exc)) from exc
     finally:
         if progress:
             watcher.stop()
         line.close()
     return _job_output(store, job_state(store, job.job_id))
+
+
+ORCHESTRATOR_DID_NOT_START = (
+    "Prefect's temporary server did not start in time; the job did not run. Try again, or "
+    "start the stack (make run) and use `sareeflow generate`."
+)
 
 
 def cmd_demo(args: argparse.Namespace) -> tuple[int, dict]:
