@@ -7,8 +7,8 @@ the same run on the same inputs (these machines are noisy: trust the ratios more
 
 Results go to ``DIR/results.json``, a pyinstrument profile of one standard job's pure stages to
 ``DIR/profile.html`` (+ ``profile.txt``), and a py-spy profile of one whole standard job (Prefect,
-storage and every thread included) to ``DIR/job-profile.speedscope.json`` (open it in
-https://www.speedscope.app) with its collapsed stacks in ``DIR/job-profile.txt``.
+storage and every thread of the flow run's process included) as collapsed stacks in
+``DIR/job-profile.txt`` (flamegraph tools read them).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -313,8 +316,9 @@ class PeakMemory:
         self._thread.join()
 
 
-def bench_stack(upload: bytes, runs: int, figures: dict[str, Figure]) -> None:
-    """Standard and extend jobs through the real stack: API request to success."""
+def bench_stack(upload: bytes, runs: int, figures: dict[str, Figure], out: Path) -> list[str]:
+    """Standard and extend jobs through the real stack: API request to success; then one more
+    standard job under py-spy (returns its summary)."""
     import httpx
 
     from sareeflow.stack import Stack
@@ -330,6 +334,7 @@ def bench_stack(upload: bytes, runs: int, figures: dict[str, Figure]) -> None:
             runner_pid = stack.processes[1].pid
             with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client:
                 _stack_runs(client, upload, Path(root), runner_pid, runs, figures)
+                return profile_stack_job(client, upload, runner_pid, out)
         finally:
             stack.stop()
 
@@ -402,37 +407,43 @@ def profile_stages(upload: bytes, settings: Settings, out: Path) -> list[str]:
     return text.splitlines()[:40]
 
 
-def profile_job(upload: bytes, out: Path, top: int = 15) -> list[str]:
-    """py-spy profile of one whole standard job run in a process of its own (``sareeflow run``:
-    Prefect task runs, storage and events included). py-spy samples every thread, so the
-    poses composed in Prefect's worker threads are seen (pyinstrument only sees the thread it
-    started on). Writes ``job-profile.speedscope.json`` and returns the functions with the most
-    samples on the stack (inclusive) and at its top (self)."""
-    import shutil
-    import subprocess
+def py_spy() -> str | None:
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return found if Path(found).exists() else None
 
-    from sareeflow.settings import get_settings
-    from sareeflow.uploads import store_upload
 
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(spy).exists():
+def profile_stack_job(
+    client, upload: bytes, runner_pid: int, out: Path, top: int = 15
+) -> list[str]:
+    """py-spy profile of one standard job as the stack runs it: attached to the deployment
+    runner with ``--subprocesses``, so the flow run's own process (started per run by
+    Prefect's runner) is sampled from its first import to its exit, every thread included
+    (pyinstrument only sees the thread it started on). Writes ``job-profile.txt`` (collapsed
+    stacks) and returns the share of samples by pipeline part and the top functions."""
+    spy = py_spy()
+    if spy is None:
         return ["py-spy not installed: no whole-job profile"]
-    with tempfile.TemporaryDirectory() as root:
-        env = {**os.environ, "SAREEFLOW_STORAGE_ROOT": root}
-        os.environ["SAREEFLOW_STORAGE_ROOT"] = root
-        get_settings.cache_clear()
-        saree = store_upload(upload, filename="bench.jpg", settings=get_settings())
-        command = [sys.executable, "-m", "sareeflow.cli", "run", saree.saree_id, "--mode",
-                   "standard", "--json"]  # fmt: skip
-        raw = out / "job-profile.txt"
-        for fmt, target in (("raw", raw), ("speedscope", out / "job-profile.speedscope.json")):
-            done = subprocess.run(
-                [spy, "record", "--rate", "100", "--format", fmt, "-o", str(target), "--",
-                 *command],
-                env=env, capture_output=True, text=True, timeout=900,
-            )  # fmt: skip
-            if done.returncode != 0:
-                return [f"py-spy failed ({done.returncode}): {done.stderr[-300:]}"]
+    raw = out / "job-profile.txt"
+    recorder = subprocess.Popen(
+        [spy, "record", "--pid", str(runner_pid), "--subprocesses", "--rate", "100",
+         "--format", "raw", "-o", str(raw)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # py-spy attaches before the job is submitted
+        saree_id = client.post(
+            "/sarees", files={"file": ("bench.jpg", upload, "image/jpeg")}
+        ).json()["saree_id"]
+        job = client.post(f"/sarees/{saree_id}/jobs", json={"mode": "standard"}).json()
+        while job["status"] not in ("success", "failed"):
+            time.sleep(0.05)
+            job = client.get(f"/jobs/{job['job_id']}").json()
+        time.sleep(1.0)  # the flow process's exit
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        _, err = recorder.communicate(timeout=60)
+    if not raw.is_file():
+        return [f"py-spy wrote no profile: {err.decode(errors='replace')[-300:]}"]
     return summarise_collapsed(raw.read_text(), top)
 
 
@@ -508,17 +519,17 @@ def main(argv: list[str] | None = None) -> int:
     bench_validation(kept, settings, runs, figures)
     bench_task_overhead(runs, figures)
     bench_flow_in_process(upload, runs, figures)
+    job_top = ["--skip-stack: no whole-job profile"]
     if not args.skip_stack:
-        bench_stack(upload, runs, figures)
+        job_top = bench_stack(upload, runs, figures, out)
     top = profile_stages(upload, settings, out)
-    job_top = profile_job(upload, out)
 
     print(f"\n{'figure':<46} {'median':>10} {'min':>10} {'max':>10}  {'budget':>11} {'':>6}  ratio")
     for figure in figures.values():
         print(figure.row())
     print(f"\nprofile of one standard job's stages: {out / 'profile.html'}")
     print("\n".join(top[:25]))
-    print(f"\nprofile of one whole standard job (py-spy): {out / 'job-profile.speedscope.json'}")
+    print(f"\nprofile of one whole standard job on the stack (py-spy): {out / 'job-profile.txt'}")
     print("\n".join(job_top))
     (out / "results.json").write_text(
         json.dumps(

@@ -39,4 +39,9 @@ def test_benchmark_smoke_run_reports_every_design_figure(tmp_path):
         assert figures[name]["samples"], f"no samples for {name}"
     assert "faster than skimage" in figures["validation per pose"]["ratio"]
     assert (tmp_path / "profile.html").stat().st_size > 0
-    assert "budget" in done.stdout
+    for name in DESIGN_FIGURES:  # every figure is printed as a row of the table
+        assert any(line.startswith(name) for line in done.stdout.splitlines()), name
+    # The whole-job profile sampled the flow run's process on the stack, stages included.
+    profile = (tmp_path / "job-profile.txt").read_text()
+    assert "isolate_task" in profile and "validate_attempt" in profile
+    assert "by part of the job" in done.stdout
