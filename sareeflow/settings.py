@@ -24,7 +24,12 @@ class RegionThresholds(BaseModel):
     """
 
     min_ssim: float = Field(
-        0.80, ge=0, le=1, description="Minimum SSIM after shading compensation."
+        0.70,
+        ge=0,
+        le=1,
+        description="Minimum SSIM after shading compensation. JPEG q85 takes narrow pleats and "
+        "thin motif borders, whose deep folds multiply its noise when the shading is divided "
+        "out, down to 0.74; no defect at its clear level was caught by SSIM alone.",
     )
     max_delta_e: float = Field(3.0, ge=0, description="Maximum mean CIEDE2000 ΔE of the region.")
     min_pattern_score: float = Field(
@@ -37,13 +42,13 @@ class RegionThresholds(BaseModel):
         6.0, ge=0, description="Largest allowed sideways drift of the border from its path (px)."
     )
     max_changed_share: float = Field(
-        0.01,
+        0.005,
         ge=0,
         le=1,
         description="Largest share of the region's ~8 px colour blocks that may show other "
-        "cloth (ΔE2000 > 10 from the expected block) while the rest keeps its colour: a gap "
-        "in a border, a patch of other motifs, a strip of what lies beside a region drawn off "
-        "its place. Faithful and benign images stay below 0.003.",
+        "cloth (ΔE2000 > 15 from the expected block, as it looks) while the rest keeps its "
+        "colour: a gap in a border, a patch of other motifs, a strip of what lies beside a "
+        "region drawn off its place. Faithful and benign images showed no such block.",
     )
 
 
@@ -51,10 +56,7 @@ class ValidationThresholds(BaseModel):
     """Per-region-kind thresholds. Override with e.g. ``SAREEFLOW_THRESHOLDS__BORDER__MAX_DELTA_E=4``."""
 
     body: RegionThresholds = RegionThresholds()
-    border: RegionThresholds = RegionThresholds(max_delta_e=3.5, min_ssim=0.75)
-    """Borders allow a lower SSIM: JPEG's chroma subsampling takes thin motif bands (20 px,
-    small diamonds) down to 0.79 on the calibration set, and a border's geometry, gaps and
-    colour have checks of their own."""
+    border: RegionThresholds = RegionThresholds(max_delta_e=3.5)
     pallu: RegionThresholds = RegionThresholds()
 
 
