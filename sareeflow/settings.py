@@ -39,7 +39,12 @@ class RegionThresholds(BaseModel):
         0.90, ge=0, le=1, description="Minimum fraction of the border path that is intact."
     )
     max_border_offset_px: float = Field(
-        6.0, ge=0, description="Largest allowed sideways drift of the border from its path (px)."
+        4.5,
+        ge=0,
+        description="Largest allowed sideways drift of the border from its path (px). Faithful "
+        "and benign borders drifted at most 2.6 px (wide borders are checked at half "
+        "resolution, where one pixel is two); a bend of 8 px on a short, wide border stub "
+        "measured 5-6 px once the region's own alignment had taken up 2.",
     )
     max_changed_share: float = Field(
         0.005,
