@@ -91,21 +91,19 @@ def generate_remote(
 
 def job_status_remote(api_url: str, job_id: str, *, client: httpx.Client | None = None) -> dict:
     """One job's state from the stack at ``api_url``."""
-    own = client is None
-    http = client or httpx.Client(timeout=REQUEST_TIMEOUT_S)
-    try:
-        return _call(http, "GET", f"{api_base(api_url)}/jobs/{job_id}")
-    finally:
-        if own:
-            http.close()
+    return _get(api_url, f"/jobs/{job_id}", client)
 
 
 def gallery_remote(api_url: str, saree_id: str, *, client: httpx.Client | None = None) -> dict:
     """One saree's gallery from the stack at ``api_url``."""
+    return _get(api_url, f"/sarees/{saree_id}/gallery", client)
+
+
+def _get(api_url: str, path: str, client: httpx.Client | None) -> dict:
     own = client is None
     http = client or httpx.Client(timeout=REQUEST_TIMEOUT_S)
     try:
-        return _call(http, "GET", f"{api_base(api_url)}/sarees/{saree_id}/gallery")
+        return _call(http, "GET", f"{api_base(api_url)}{path}")
     finally:
         if own:
             http.close()
