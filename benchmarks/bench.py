@@ -324,19 +324,14 @@ def bench_stack(upload: bytes, runs: int, figures: dict[str, Figure], out: Path)
     from sareeflow.stack import Stack
 
     with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as home:
-        stack = Stack(
-            prefect_port=4299,
-            api_port=8099,
-            env={"SAREEFLOW_STORAGE_ROOT": root, "PREFECT_HOME": home},
-        )
-        stack.start(quiet=True)
-        try:
+        env = {"SAREEFLOW_STORAGE_ROOT": root, "PREFECT_HOME": home}
+        with (
+            Stack(prefect_port=4299, api_port=8099, env=env) as stack,
+            httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client,
+        ):
             runner_pid = stack.processes[1].pid
-            with httpx.Client(base_url=f"{stack.api_url}/api/v1", timeout=60) as client:
-                _stack_runs(client, upload, Path(root), runner_pid, runs, figures)
-                return profile_stack_job(client, upload, runner_pid, out)
-        finally:
-            stack.stop()
+            _stack_runs(client, upload, Path(root), runner_pid, runs, figures)
+            return profile_stack_job(client, upload, runner_pid, out)
 
 
 def _stack_runs(

@@ -255,14 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.smoke:  # light jobs: the smoke run checks the benchmark works, not figures
             env |= {"SAREEFLOW_WORK_MAX_SIDE_PX": "640", "SAREEFLOW_CANVAS_HEIGHT_PX": "512"}
-        stack = Stack(prefect_port=args.prefect_port, api_port=args.api_port, env=env)
         started = time.perf_counter()
-        stack.start(quiet=True)
-        print(f"  stack up in {time.perf_counter() - started:.0f} s", flush=True)
-        try:
+        with Stack(prefect_port=args.prefect_port, api_port=args.api_port, env=env) as stack:
+            print(f"  stack up in {time.perf_counter() - started:.0f} s", flush=True)
             report = measure(stack.api_url, clients=clients, seconds=seconds, sarees=sarees)
-        finally:
-            stack.stop()
 
     phases: list[Phase] = report["phases"]
     baseline = phases[0]

@@ -181,6 +181,18 @@ class Stack:
     def prefect_api_url(self) -> str:
         return f"http://{HOST}:{self.prefect_port}/api"
 
+    def __enter__(self) -> Stack:
+        """Start quietly (tests and benchmarks); whatever did start is stopped if it fails."""
+        try:
+            self.start(quiet=True)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def start(self, *, quiet: bool = False) -> None:
         out = subprocess.DEVNULL if quiet else None
         py = sys.executable

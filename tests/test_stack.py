@@ -27,16 +27,9 @@ PREFECT_PORT, API_PORT = 4291, 8091
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("stack_root")
     home = tmp_path_factory.mktemp("prefect_home")
-    running = Stack(
-        prefect_port=PREFECT_PORT,
-        api_port=API_PORT,
-        env={"SAREEFLOW_STORAGE_ROOT": str(root), "PREFECT_HOME": str(home)},
-    )
-    try:
-        running.start(quiet=True)
+    env = {"SAREEFLOW_STORAGE_ROOT": str(root), "PREFECT_HOME": str(home)}
+    with Stack(prefect_port=PREFECT_PORT, api_port=API_PORT, env=env) as running:
         yield running, root
-    finally:
-        running.stop()
 
 
 def _api(stack_fixture) -> httpx.Client:

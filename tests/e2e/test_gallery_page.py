@@ -56,21 +56,14 @@ sync_api = pytest.importorskip(
 def _stack(tmp_path_factory, name: str, ports: tuple[int, int], env: dict[str, str]):
     """A whole stack for one test (stopped before the next starts: 2 cores)."""
     prefect_port, api_port = ports
-    running = Stack(
-        prefect_port=prefect_port,
-        api_port=api_port,
-        env={
-            "SAREEFLOW_STORAGE_ROOT": str(tmp_path_factory.mktemp(f"{name}_root")),
-            "PREFECT_HOME": str(tmp_path_factory.mktemp(f"{name}_prefect")),
-            "SAREEFLOW_API_URL": f"http://127.0.0.1:{api_port}",
-            **env,
-        },
-    )
-    try:
-        running.start(quiet=True)
+    env = {
+        "SAREEFLOW_STORAGE_ROOT": str(tmp_path_factory.mktemp(f"{name}_root")),
+        "PREFECT_HOME": str(tmp_path_factory.mktemp(f"{name}_prefect")),
+        "SAREEFLOW_API_URL": f"http://127.0.0.1:{api_port}",
+        **env,
+    }
+    with Stack(prefect_port=prefect_port, api_port=api_port, env=env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -42,27 +42,24 @@ def app_client(hostile_settings: Settings):
         yield client
 
 
+def _stack(tmp_path_factory, name: str, ports: tuple[int, int], env: dict[str, str]):
+    """(stack, storage root) of a real stack with a fresh store and Prefect home."""
+    root = tmp_path_factory.mktemp(f"{name}_root")
+    env = {
+        "SAREEFLOW_STORAGE_ROOT": str(root),
+        "PREFECT_HOME": str(tmp_path_factory.mktemp(f"{name}_prefect_home")),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        **env,
+    }
+    with Stack(prefect_port=ports[0], api_port=ports[1], env=env) as stack:
+        yield stack, root
+
+
 @pytest.fixture(scope="session")
 def reliability_stack(tmp_path_factory):
     """(stack, storage root): the real stack, shared by every slow test of this folder."""
-    root = tmp_path_factory.mktemp("reliability_root")
-    home = tmp_path_factory.mktemp("reliability_prefect_home")
-    stack = Stack(
-        prefect_port=PREFECT_PORT,
-        api_port=API_PORT,
-        env={
-            "SAREEFLOW_STORAGE_ROOT": str(root),
-            "SAREEFLOW_MAX_UPLOAD_BYTES": str(UPLOAD_CAP_BYTES),
-            "SAREEFLOW_FAILURE_INJECTION": "",
-            "PREFECT_HOME": str(home),
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        },
-    )
-    try:
-        stack.start(quiet=True)
-        yield stack, root
-    finally:
-        stack.stop()
+    env = {"SAREEFLOW_MAX_UPLOAD_BYTES": str(UPLOAD_CAP_BYTES), "SAREEFLOW_FAILURE_INJECTION": ""}
+    yield from _stack(tmp_path_factory, "reliability", (PREFECT_PORT, API_PORT), env)
 
 
 @pytest.fixture
@@ -86,28 +83,15 @@ also goes through a validation failure, a retry with constraints and its files."
 def flow_stack(tmp_path_factory):
     """(stack, storage root): a real stack whose runner the crash test kills and restarts, and
     on which the concurrency test runs many jobs (ports of its own, 4295/8095)."""
-    root = tmp_path_factory.mktemp("flow_root")
-    home = tmp_path_factory.mktemp("flow_prefect_home")
-    stack = Stack(
-        prefect_port=FLOW_PREFECT_PORT,
-        api_port=FLOW_API_PORT,
-        env={
-            "SAREEFLOW_STORAGE_ROOT": str(root),
-            "SAREEFLOW_FAILURE_INJECTION": FLOW_INJECTION,
-            # Crash and concurrency behaviour does not depend on image size; smaller working
-            # images keep many jobs affordable on a shared 2-core machine. (Not smaller still:
-            # at 640/512 px validation falsely fails a few faithful poses of generated sarees.)
-            "SAREEFLOW_WORK_MAX_SIDE_PX": "1024",
-            "SAREEFLOW_CANVAS_HEIGHT_PX": "768",
-            "PREFECT_HOME": str(home),
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        },
-    )
-    try:
-        stack.start(quiet=True)
-        yield stack, root
-    finally:
-        stack.stop()
+    env = {
+        "SAREEFLOW_FAILURE_INJECTION": FLOW_INJECTION,
+        # Crash and concurrency behaviour does not depend on image size; smaller working
+        # images keep many jobs affordable on a shared 2-core machine. (Not smaller still:
+        # at 640/512 px validation falsely fails a few faithful poses of generated sarees.)
+        "SAREEFLOW_WORK_MAX_SIDE_PX": "1024",
+        "SAREEFLOW_CANVAS_HEIGHT_PX": "768",
+    }
+    yield from _stack(tmp_path_factory, "flow", (FLOW_PREFECT_PORT, FLOW_API_PORT), env)
 
 
 @pytest.fixture

@@ -759,7 +759,7 @@ def oversized(rng: np.random.Generator, max_upload_bytes: int) -> list[HostileRe
     """Bodies past the cap: as one file, as many parts, declared or streamed (chunked)."""
     jpeg_head = photo_bytes(rng, "JPEG")[:600]
     cases = []
-    for k, over in enumerate((1, 4096, max_upload_bytes // 2, max_upload_bytes)):
+    for over in (1, 4096, max_upload_bytes // 2, max_upload_bytes):
         data = jpeg_head + bytes(max_upload_bytes + over - len(jpeg_head))
         for chunked in (False, True):
             cases.append(
