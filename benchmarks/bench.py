@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sareeflow.cli import EPHEMERAL_STARTUP_TIMEOUT_S
 from sareeflow.settings import Settings
 
 GIB = 1024**3
@@ -501,6 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Prefect's default 20 s wait for its temporary server was too short on 2 busy cores (CI
+    # saw it time out while the suite's own test server ran beside it): the CLI's wait applies.
+    os.environ.setdefault(
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_STARTUP_TIMEOUT_S)
+    )
     settings = Settings(storage_root=Path(tempfile.gettempdir()))
 
     print(
