@@ -44,6 +44,7 @@ bench-load: $(STAMP) ## status/gallery latency under 200 concurrent clients whil
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 sample: $(STAMP) ## regenerate the bundled sample saree photo
 	$(PY) -m sareeflow.synth.sample

@@ -113,8 +113,12 @@ class LocalComposeAdapter:
 
 
 def _check_flat(image: np.ndarray, placement: PlacementMap) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-            or image.shape[2] != 3:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+    ):
         raise InvalidInput("The compose adapter needs S_flat as an RGB uint8 image.")
     height, width = image.shape[:2]
     if (width, height) != tuple(placement.flat_size):
@@ -137,14 +141,14 @@ def render(s_flat: np.ndarray, placement: PlacementMap, pose: PoseSpec, *, seed:
     for region in placement.regions:
         rgb, mask = expected_region(s_flat, placement, region.name)
         x, y, w, h = region.bbox
-        np.copyto(cloth[y:y + h, x:x + w], rgb, where=mask[..., None])
-        cloth_mask[y:y + h, x:x + w] |= mask
+        np.copyto(cloth[y : y + h, x : x + w], rgb, where=mask[..., None])
+        cloth_mask[y : y + h, x : x + w] |= mask
 
     shapes = sorted(enumerate(pose.shapes), key=lambda item: (item[1].z, item[0]))
     coverages = [(shape, *shape_coverage(shape, (width, height))) for _, shape in shapes]
     silhouette = cloth_mask.astype(np.float32)
     for _, (x, y, w, h), coverage in coverages:
-        np.maximum(silhouette[y:y + h, x:x + w], coverage, out=silhouette[y:y + h, x:x + w])
+        np.maximum(silhouette[y : y + h, x : x + w], coverage, out=silhouette[y : y + h, x : x + w])
     _cast_shadows(canvas, pose, silhouette)
 
     for shape, bbox, coverage in coverages:
@@ -194,8 +198,9 @@ def _lerp_rows(
 def _blur_small(mask: np.ndarray, sigma_px: float, scale: int = SHADOW_SCALE) -> np.ndarray:
     """Gaussian blur computed at reduced resolution (shadows are soft; exactness is not needed)."""
     height, width = mask.shape
-    small = cv2.resize(mask, (max(width // scale, 1), max(height // scale, 1)),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        mask, (max(width // scale, 1), max(height // scale, 1)), interpolation=cv2.INTER_AREA
+    )
     small = cv2.GaussianBlur(small, (0, 0), max(sigma_px / scale, 0.5))
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
@@ -217,7 +222,7 @@ def _floor_shadow(silhouette: np.ndarray, floor_y: float, height: int) -> np.nda
     """An elliptical pool of shadow under whatever touches the floor."""
     floor_px = int(round(floor_y * height))
     touch, reach, blur = FLOOR_CONTACT
-    band = silhouette[max(floor_px - int(touch * height), 0): floor_px + 1]
+    band = silhouette[max(floor_px - int(touch * height), 0) : floor_px + 1]
     cols = np.nonzero(band.max(axis=0) > 0.5)[0] if band.size else np.array([], int)
     pool = np.zeros_like(silhouette)
     if cols.size:
@@ -227,8 +232,9 @@ def _floor_shadow(silhouette: np.ndarray, floor_y: float, height: int) -> np.nda
     return FLOOR_SHADOW[1] * _blur_small(pool, blur * height)
 
 
-def _draw_shape(canvas: np.ndarray, shape: FigureShape, bbox: tuple[int, int, int, int],
-                coverage: np.ndarray) -> None:
+def _draw_shape(
+    canvas: np.ndarray, shape: FigureShape, bbox: tuple[int, int, int, int], coverage: np.ndarray
+) -> None:
     """A mannequin shape in soft grey, shaded as a rounded form lit from the upper left."""
     x, y, w, h = bbox
     if w == 0 or h == 0:
@@ -243,7 +249,7 @@ def _draw_shape(canvas: np.ndarray, shape: FigureShape, bbox: tuple[int, int, in
     shade = (FORM_RIM_SHADE + (1.0 - FORM_RIM_SHADE) * rounded) * light * shape.tone
     colour = np.asarray(MANNEQUIN_RGB, np.float32)[None, None, :] * shade[..., None]
     alpha = coverage[..., None]
-    region = canvas[y:y + h, x:x + w]
+    region = canvas[y : y + h, x : x + w]
     region *= 1.0 - alpha
     region += colour * alpha
 

@@ -341,8 +341,9 @@ def _auto_end(start: float, extent: float) -> tuple[float, float]:
     return max(start, 0.0), max(start, 0.0) + extent
 
 
-def _source(window: SourceWindow, frame: Rect, along_px: float, across_px: float,
-            start: float | None = None) -> tuple[float, float, float, float]:
+def _source(
+    window: SourceWindow, frame: Rect, along_px: float, across_px: float, start: float | None = None
+) -> tuple[float, float, float, float]:
     """The S_flat rectangle a piece shows; an automatic end keeps the cloth's aspect ratio.
     ``start`` replaces the window's start on its automatic axis (strips)."""
     fx, fy, fw, fh = frame
@@ -413,8 +414,9 @@ def _pieces(region: RegionSpec, frame: _Frame, ctx: _Context) -> _Pieces:
     raise InternalError(f"Unknown geometry {type(geometry).__name__}.")
 
 
-def _strip_pieces(geometry: StripsGeometry, window: SourceWindow, frame: _Frame,
-                  ctx: _Context) -> list[_Piece]:
+def _strip_pieces(
+    geometry: StripsGeometry, window: SourceWindow, frame: _Frame, ctx: _Context
+) -> list[_Piece]:
     """Pleats: consecutive slices of the cloth, ``fold_ratio`` × a slice apart (wrapping)."""
     a = _curve(geometry.a, ctx, geometry.smooth)
     b = _curve(geometry.b, ctx, geometry.smooth)
@@ -525,8 +527,9 @@ def _inverse_bilinear(
     return s, t
 
 
-def _shade(terms: list[Shading], u: np.ndarray, v: np.ndarray, x: np.ndarray,
-           y: np.ndarray) -> np.ndarray:
+def _shade(
+    terms: list[Shading], u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
     """The product of a region's shading terms at piece coordinates ``(u, v)`` in [0, 1] and
     canvas position ``(x, y)`` in canvas-height units."""
     factor = np.ones_like(u)
@@ -571,9 +574,9 @@ def _rasterise(piece: _Piece, terms: list[Shading], frame: Rect, buf: _Buffers) 
     """
     grid = piece.grid
     rows, cols = grid.shape[0] - 1, grid.shape[1] - 1
-    quads = np.stack(
-        [grid[:-1, :-1], grid[:-1, 1:], grid[1:, 1:], grid[1:, :-1]], axis=2
-    ).reshape(-1, 4, 2)
+    quads = np.stack([grid[:-1, :-1], grid[:-1, 1:], grid[1:, 1:], grid[1:, :-1]], axis=2).reshape(
+        -1, 4, 2
+    )
     bx0, by0, bx1, by1 = buf.box
     x0 = max(int(math.floor(grid[..., 0].min())) - 1, bx0)
     y0 = max(int(math.floor(grid[..., 1].min())) - 1, by0)
@@ -600,9 +603,9 @@ def _rasterise(piece: _Piece, terms: list[Shading], frame: Rect, buf: _Buffers) 
     flat_x, flat_y, flat_s = buf.map_x.ravel(), buf.map_y.ravel(), buf.shading.ravel()
     # in batches: temporaries that fit in cache are several times faster than whole-image ones
     for start in range(0, iy.size, RASTER_BATCH_PX):
-        owner = owners[start:start + RASTER_BATCH_PX]
-        py = iy[start:start + RASTER_BATCH_PX] + y0
-        px = ix[start:start + RASTER_BATCH_PX] + x0
+        owner = owners[start : start + RASTER_BATCH_PX]
+        py = iy[start : start + RASTER_BATCH_PX] + y0
+        px = ix[start : start + RASTER_BATCH_PX] + x0
         cx = px.astype(np.float32) + np.float32(0.5)
         cy = py.astype(np.float32) + np.float32(0.5)
         s, t = _inverse_bilinear(cx, cy, consts[:, owner])
@@ -631,8 +634,15 @@ def _shape_outlines(shape: FigureShape, canvas_h: int) -> list[np.ndarray]:
         rot = math.radians(shape.angle)
         x, y = ax * np.cos(angles), ay * np.sin(angles)
         cx, cy = shape.centre[0] * canvas_h, shape.centre[1] * canvas_h
-        return [np.stack([cx + x * math.cos(rot) - y * math.sin(rot),
-                          cy + x * math.sin(rot) + y * math.cos(rot)], axis=1)]
+        return [
+            np.stack(
+                [
+                    cx + x * math.cos(rot) - y * math.sin(rot),
+                    cy + x * math.sin(rot) + y * math.cos(rot),
+                ],
+                axis=1,
+            )
+        ]
     if isinstance(shape, LimbShape):
         points = np.asarray(shape.points, float) * canvas_h
         radii = np.asarray(shape.radii, float) * canvas_h
@@ -730,7 +740,7 @@ def _trim_path(path: np.ndarray, mask: np.ndarray, origin: tuple[int, int]) -> n
             if i - start > best_len:
                 best, best_len = (start, i), i - start
             start = None
-    return path[best[0]:best[1]]
+    return path[best[0] : best[1]]
 
 
 def _paint(built: list[_Built], pose: PoseSpec, size: tuple[int, int]) -> np.ndarray:
@@ -748,7 +758,7 @@ def _paint(built: list[_Built], pose: PoseSpec, size: tuple[int, int]) -> np.nda
             owner[y0:y1, x0:x1][buf.covered] = item
         else:
             (x, y, w, h), coverage = shape_coverage(item, size)
-            owner[y:y + h, x:x + w][coverage >= 0.5] = SHAPE_OWNER
+            owner[y : y + h, x : x + w][coverage >= 0.5] = SHAPE_OWNER
     return owner
 
 
@@ -798,8 +808,10 @@ def build_placement(pose: PoseSpec, parts: PartsInfo, *, canvas_height: int) -> 
         item = built[index]
         mask, bbox = shown[index]
         bx0, by0 = item.buffers.box[:2]
-        crop = (slice(bbox[1] - by0, bbox[1] - by0 + bbox[3]),
-                slice(bbox[0] - bx0, bbox[0] - bx0 + bbox[2]))
+        crop = (
+            slice(bbox[1] - by0, bbox[1] - by0 + bbox[3]),
+            slice(bbox[0] - bx0, bbox[0] - bx0 + bbox[2]),
+        )
         arrays[item.spec.name] = {
             "map_x": np.where(mask, item.buffers.map_x[crop], -1.0).astype(np.float32),
             "map_y": np.where(mask, item.buffers.map_y[crop], -1.0).astype(np.float32),
@@ -857,5 +869,5 @@ def owner_mask(placement: PlacementMap) -> np.ndarray:
     owner = np.full((height, width), NO_OWNER, np.int16)
     for index, region in enumerate(placement.regions):
         x, y, w, h = region.bbox
-        owner[y:y + h, x:x + w][placement.mask(region.name)] = index
+        owner[y : y + h, x : x + w][placement.mask(region.name)] = index
     return owner

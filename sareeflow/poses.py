@@ -62,8 +62,9 @@ class CurveRef(_Strict):
     )
     reverse: bool = False
     offset: Length = Field(
-        0.0, description="Sideways offset; positive = to the left of the direction of travel "
-        "as seen on screen (up, for a curve drawn left to right)."
+        0.0,
+        description="Sideways offset; positive = to the left of the direction of travel "
+        "as seen on screen (up, for a curve drawn left to right).",
     )
 
 
@@ -232,8 +233,10 @@ class RegionSpec(_Strict):
             auto = self.src.x[1] if geometry.direction == "along" else self.src.y[1]
             if auto is not None:
                 axis = "x" if geometry.direction == "along" else "y"
-                raise ValueError(f"region {self.name}: strips {geometry.direction} need an "
-                                 f"automatic end on src.{axis}")
+                raise ValueError(
+                    f"region {self.name}: strips {geometry.direction} need an "
+                    f"automatic end on src.{axis}"
+                )
         return self
 
 
@@ -285,8 +288,11 @@ class FigureRef(_Strict):
     name: str
     z: dict[str, float] = {}
     squeeze: float = Field(
-        1.0, gt=0, le=1.0, description="Horizontal squeeze about ``mirror_x``: a figure turned "
-        "away from the camera looks narrower (0.8 ≈ a half turn)."
+        1.0,
+        gt=0,
+        le=1.0,
+        description="Horizontal squeeze about ``mirror_x``: a figure turned "
+        "away from the camera looks narrower (0.8 ≈ a half turn).",
     )
     mirror: bool = False
     mirror_x: float = Field(1 / 3, description="Vertical axis of the mirror (canvas-height units).")
@@ -318,21 +324,24 @@ class PoseSpec(_Strict):
     drop: float = Field(gt=0, description="Canvas-height fraction the cloth's full width spans.")
     figure: FigureRef | None = None
     view: View = Field(
-        View(), description="Applied when the catalogue is loaded; the other fields are stored "
-        "already transformed."
+        View(),
+        description="Applied when the catalogue is loaded; the other fields are stored "
+        "already transformed.",
     )
     shapes: list[FigureShape] = Field(
         default=[], description="The mannequin's shapes, placed (filled in from `figure`)."
     )
     drapes: list[str] = Field(
-        default=[], description="Shared drapes whose curves and regions this pose includes "
-        "(filled in when the catalogue is loaded)."
+        default=[],
+        description="Shared drapes whose curves and regions this pose includes "
+        "(filled in when the catalogue is loaded).",
     )
     curves: dict[str, list[Point]] = {}
     regions: list[RegionSpec] = Field(min_length=1)
     resolved: bool = Field(
-        False, description="Set once drapes, figure and view have been applied (so a dumped "
-        "catalogue validates again unchanged)."
+        False,
+        description="Set once drapes, figure and view have been applied (so a dumped "
+        "catalogue validates again unchanged).",
     )
 
     def canvas_size(self, canvas_height: int) -> tuple[int, int]:
@@ -348,8 +357,9 @@ class PoseSpec(_Strict):
         for region in self.regions:
             for curve in _curves_of(region):
                 if isinstance(curve, CurveRef) and curve.ref not in self.curves:
-                    raise ValueError(f"pose {self.id}: region {region.name} uses unknown curve "
-                                     f"{curve.ref!r}")
+                    raise ValueError(
+                        f"pose {self.id}: region {region.name} uses unknown curve {curve.ref!r}"
+                    )
         return self
 
 
@@ -527,8 +537,9 @@ def _load(path: Path) -> Catalogue:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Catalogue.model_validate(data)
     except (OSError, json.JSONDecodeError, ValidationError) as exc:
-        raise InvalidInput(f"The pose catalogue {path.name} could not be loaded.",
-                           detail=str(exc)) from exc
+        raise InvalidInput(
+            f"The pose catalogue {path.name} could not be loaded.", detail=str(exc)
+        ) from exc
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

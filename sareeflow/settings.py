@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     )
     flatten_adapter: Literal["local", "http"] = Field("local", description="Flatten adapter.")
     compose_adapter: Literal["local", "http"] = Field("local", description="Compose adapter.")
+    prefect_port: int = Field(
+        4200, gt=0, lt=65536, description="Port of the Prefect server and UI `make run` starts."
+    )
+    api_port: int = Field(8000, gt=0, lt=65536, description="Port of the API `make run` starts.")
     api_url: str = Field(
         "http://127.0.0.1:8000",
         description="Base URL of the running API, for `sareeflow generate`.",

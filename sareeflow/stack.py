@@ -23,13 +23,13 @@ from pathlib import Path
 import httpx
 import yaml
 
+from sareeflow.settings import get_settings
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-PREFECT_PORT = int(os.environ.get("SAREEFLOW_PREFECT_PORT", "4200"))
-API_PORT = int(os.environ.get("SAREEFLOW_API_PORT", "8000"))
 HOST = "127.0.0.1"
 
 
-def stack_env(prefect_port: int = PREFECT_PORT) -> dict[str, str]:
+def stack_env(prefect_port: int) -> dict[str, str]:
     """Environment shared by every child: one Prefect server, no ephemeral fallbacks."""
     env = dict(os.environ)
     env.update(
@@ -166,11 +166,17 @@ class Stack:
     """Start/stop the three processes; used by ``make run`` and by end-to-end tests."""
 
     def __init__(
-        self, *, prefect_port: int = PREFECT_PORT, api_port: int = API_PORT, env: dict | None = None
+        self,
+        *,
+        prefect_port: int | None = None,
+        api_port: int | None = None,
+        env: dict | None = None,
     ):
-        self.prefect_port = prefect_port
-        self.api_port = api_port
-        self.env = {**stack_env(prefect_port), **(env or {})}
+        """Ports default to the settings' ``prefect_port`` / ``api_port`` (4200 / 8000)."""
+        settings = get_settings()
+        self.prefect_port = prefect_port or settings.prefect_port
+        self.api_port = api_port or settings.api_port
+        self.env = {**stack_env(self.prefect_port), **(env or {})}
         self.processes: list[subprocess.Popen] = []
 
     @property
@@ -299,8 +305,8 @@ def main() -> int:
     try:
         stack.start()
         print(
-            f"\nsareeflow is running:\n  API      http://{HOST}:{API_PORT}/docs\n"
-            f"  Prefect  http://{HOST}:{PREFECT_PORT}\nPress Ctrl-C to stop.\n",
+            f"\nsareeflow is running:\n  API      {stack.api_url}/docs\n"
+            f"  Prefect  http://{HOST}:{stack.prefect_port}\nPress Ctrl-C to stop.\n",
             flush=True,
         )
         while all(p.poll() is None for p in stack.processes):

@@ -367,7 +367,9 @@ def _backdrop_segments(medians: np.ndarray, scatter: np.ndarray) -> list[int]:
     while changed:
         changed = False
         for i in np.flatnonzero(~member):
-            if any(member[j] and dist[i, j] < SEGMENT_STEP_DISTANCE for j in ((i - 1) % n, (i + 1) % n)):
+            if any(
+                member[j] and dist[i, j] < SEGMENT_STEP_DISTANCE for j in ((i - 1) % n, (i + 1) % n)
+            ):
                 member[i] = True
                 changed = True
     return [int(i) for i in np.flatnonzero(member)]
@@ -471,7 +473,9 @@ def _fit_mixture(
     )
 
 
-def _cluster_d2(x: np.ndarray, mean: np.ndarray, inv: np.ndarray, light: tuple | None) -> np.ndarray:
+def _cluster_d2(
+    x: np.ndarray, mean: np.ndarray, inv: np.ndarray, light: tuple | None
+) -> np.ndarray:
     """Squared Mahalanobis distance of rows ``x`` to one cluster (or to its light ray).
 
     On a ray the mean moves to ``mean + u * v`` with ``v = (L+16, a, b, 0...)`` of the mean and
@@ -506,7 +510,9 @@ def _distance2(feats: np.ndarray, mix: Mixture) -> np.ndarray:
 def _log_likelihood(x: np.ndarray, mix: Mixture) -> np.ndarray:
     """Log-density (up to a shared constant) of the best cluster for each row."""
     best = np.full(len(x), -np.inf, dtype=np.float32)
-    for lw, mean, inv, ld in zip(mix.log_weights, mix.means, mix.inv_covs, mix.log_dets, strict=True):
+    for lw, mean, inv, ld in zip(
+        mix.log_weights, mix.means, mix.inv_covs, mix.log_dets, strict=True
+    ):
         d2 = _cluster_d2(x, mean, inv, mix.light_range)
         np.maximum(best, lw - 0.5 * (d2 + ld), out=best)
     return best
@@ -593,7 +599,9 @@ def _refine_to_full(rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     cloth_ring = (d_in > band_r) & (d_in <= 2 * band_r)
     back_ring = (d_out > band_r) & (d_out <= 2 * band_r)
     cloth_model = _fit_mixture(lab[cloth_ring], REFINE_CLUSTERS, FEATURE_NOISE_FLOOR)
-    back_model = _fit_mixture(lab[back_ring], REFINE_CLUSTERS, FEATURE_NOISE_FLOOR, LIGHT_SCALE_RANGE)
+    back_model = _fit_mixture(
+        lab[back_ring], REFINE_CLUSTERS, FEATURE_NOISE_FLOOR, LIGHT_SCALE_RANGE
+    )
     if cloth_model is None or back_model is None:
         return up
     pixels = lab[band_c]
@@ -631,11 +639,21 @@ def isolate_task(
     """Cut the saree out of the upload; stores S_clean (RGBA), its mask and isolate.json."""
     s_clean, mask, info = isolate(image, settings=settings)
     store = Store(settings.storage_root)
-    common = {"saree_id": saree_id, "generation": generation, "png_compression": settings.png_compression}
-    records = {
-        "s_clean": write_prepared(store, filename="s_clean.png", payload=s_clean, kind="s_clean", **common),
-        "mask": write_prepared(store, filename="mask.png", payload=mask, kind="mask", **common),
-        "isolate": write_prepared(store, filename="isolate.json", payload=info, kind="isolate_info", **common),
+    common = {
+        "saree_id": saree_id,
+        "generation": generation,
+        "png_compression": settings.png_compression,
     }
-    get_run_logger().info("isolate: %s, foreground %.1f %%", info.method, 100 * info.foreground_fraction)
+    records = {
+        "s_clean": write_prepared(
+            store, filename="s_clean.png", payload=s_clean, kind="s_clean", **common
+        ),
+        "mask": write_prepared(store, filename="mask.png", payload=mask, kind="mask", **common),
+        "isolate": write_prepared(
+            store, filename="isolate.json", payload=info, kind="isolate_info", **common
+        ),
+    }
+    get_run_logger().info(
+        "isolate: %s, foreground %.1f %%", info.method, 100 * info.foreground_fraction
+    )
     return s_clean, records

@@ -22,8 +22,12 @@ def parts_of(seed: int) -> PartsInfo:
     return PartsInfo(
         flat_size=truth.size,
         parts={
-            name: PartInfo(name=name, rect=getattr(truth, name), confidence=1.0,
-                           reason=None if getattr(truth, name) else "absent in the generator")
+            name: PartInfo(
+                name=name,
+                rect=getattr(truth, name),
+                confidence=1.0,
+                reason=None if getattr(truth, name) else "absent in the generator",
+            )
             for name in ("body", "border_top", "border_bottom", "pallu")
         },
     )
@@ -36,14 +40,19 @@ def hand_parts(*, pallu_full_height: bool = False, absent: tuple[str, ...] = ())
         "body": (0, border, w - pallu, h - 2 * border),
         "border_top": (0, 0, w, border),
         "border_bottom": (0, h - border, w, border),
-        "pallu": (w - pallu, 0, pallu, h) if pallu_full_height
+        "pallu": (w - pallu, 0, pallu, h)
+        if pallu_full_height
         else (w - pallu, border, pallu, h - 2 * border),
     }
     return PartsInfo(
         flat_size=(w, h),
         parts={
-            name: PartInfo(name=name, rect=None if name in absent else rect, confidence=1.0,
-                           reason="not found" if name in absent else None)
+            name: PartInfo(
+                name=name,
+                rect=None if name in absent else rect,
+                confidence=1.0,
+                reason="not found" if name in absent else None,
+            )
             for name, rect in rects.items()
         },
     )
@@ -76,7 +85,7 @@ def check_map(placement: PlacementMap, parts: PartsInfo) -> None:
         assert mask.any()
         # the bbox is tight
         assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()
-        coverage[y:y + h, x:x + w] += mask
+        coverage[y : y + h, x : x + w] += mask
         map_x, map_y = arrays["map_x"][mask], arrays["map_y"][mask]
         assert np.all(arrays["map_x"][~mask] == -1) and np.all(arrays["map_y"][~mask] == -1)
         shading = arrays["shading"][mask]

@@ -69,8 +69,12 @@ def test_standard_poses_show_body_both_borders_and_pallu():
         for pose_id in poses_for_mode("standard")
         for region in catalogue.poses[pose_id].regions
     }
-    assert {("body", "body"), ("border", "border_top"), ("border", "border_bottom"),
-            ("pallu", "pallu")} <= shown
+    assert {
+        ("body", "body"),
+        ("border", "border_top"),
+        ("border", "border_bottom"),
+        ("pallu", "pallu"),
+    } <= shown
 
 
 def test_every_extend_pose_differs_from_the_standard_ones():
@@ -85,8 +89,11 @@ def _raw() -> dict:
 
 def test_a_new_pose_set_needs_only_data(tmp_path: Path):
     raw = _raw()
-    raw["poses"]["13"] = {**raw["poses"]["07"], "label": "Texture, second look",
-                          "description": "Another close-up."}
+    raw["poses"]["13"] = {
+        **raw["poses"]["07"],
+        "label": "Texture, second look",
+        "description": "Another close-up.",
+    }
     raw["modes"]["showcase"] = ["13", "01"]
     path = tmp_path / "poses.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
@@ -128,8 +135,10 @@ def test_a_loaded_catalogue_validates_again_unchanged():
     [
         (lambda raw: raw["poses"]["03"].update(label=raw["poses"]["01"]["label"]), "unique"),
         (lambda raw: raw["modes"].update(standard=["01", "99"]), "unknown poses"),
-        (lambda raw: raw["poses"]["03"]["regions"][0]["geometry"]["b"].update(ref="nope"),
-         "unknown curve"),
+        (
+            lambda raw: raw["poses"]["03"]["regions"][0]["geometry"]["b"].update(ref="nope"),
+            "unknown curve",
+        ),
         (lambda raw: raw["poses"]["03"]["regions"][0].update(kind="sleeve"), "kind"),
         (lambda raw: raw["poses"]["03"]["regions"][0]["src"].update(y=[0.2, None]), "automatic"),
     ],

@@ -24,8 +24,12 @@ def flat_saree(seed: int) -> tuple[np.ndarray, PartsInfo]:
     parts = PartsInfo(
         flat_size=truth.size,
         parts={
-            name: PartInfo(name=name, rect=getattr(truth, name), confidence=1.0,
-                           reason=None if getattr(truth, name) else "absent")
+            name: PartInfo(
+                name=name,
+                rect=getattr(truth, name),
+                confidence=1.0,
+                reason=None if getattr(truth, name) else "absent",
+            )
             for name in ("body", "border_top", "border_bottom", "pallu")
         },
     )
@@ -64,7 +68,7 @@ def test_every_pose_renders_with_exact_cloth(renders, saree, pose_id):
     for region in placement.regions:
         want, mask = expected_region(s_flat, placement, region.name)
         x, y, w, h = region.bbox
-        got = image[y:y + h, x:x + w]
+        got = image[y : y + h, x : x + w]
         assert np.array_equal(got[mask], want[mask]), region.name
 
 
@@ -75,7 +79,7 @@ def test_the_scene_around_the_cloth_is_a_light_studio(renders, pose_id):
     pose = load_catalogue().poses[pose_id]
     for shape in pose.shapes:  # the mannequin is not background
         (x, y, w, h), coverage = shape_coverage(shape, placement.canvas_size)
-        free[y:y + h, x:x + w] &= coverage == 0
+        free[y : y + h, x : x + w] &= coverage == 0
     background = image[free].astype(int)
     assert background.mean() > 180  # light
     assert np.abs(background - background.mean(axis=1, keepdims=True)).mean() < 8  # neutral
@@ -92,8 +96,8 @@ def test_the_mannequin_is_drawn_in_soft_grey(renders, pose_id):
     drawn = 0
     for shape in pose.shapes:
         (x, y, w, h), coverage = shape_coverage(shape, placement.canvas_size)
-        solid = (coverage >= 1.0) & ~cloth[y:y + h, x:x + w]
-        pixels = image[y:y + h, x:x + w][solid].astype(int)
+        solid = (coverage >= 1.0) & ~cloth[y : y + h, x : x + w]
+        pixels = image[y : y + h, x : x + w][solid].astype(int)
         if pixels.size:
             drawn += len(pixels)
             assert 60 < pixels.mean() < 230
@@ -161,7 +165,7 @@ def test_renders_a_saree_without_borders(saree):
     for region in placement.regions:
         want, mask = expected_region(s_flat, placement, region.name)
         x, y, w, h = region.bbox
-        assert np.array_equal(image[y:y + h, x:x + w][mask], want[mask])
+        assert np.array_equal(image[y : y + h, x : x + w][mask], want[mask])
 
 
 def test_bad_inputs_are_invalid_input(saree):

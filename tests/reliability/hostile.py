@@ -233,12 +233,18 @@ def tiff_grey(
 
 
 def riff(fourcc: bytes, chunks: list[tuple[bytes, bytes]], size_delta: int = 0) -> bytes:
-    body = b"".join(k + struct.pack("<I", len(d)) + d + (b"\0" if len(d) % 2 else b"") for k, d in chunks)
+    body = b"".join(
+        k + struct.pack("<I", len(d)) + d + (b"\0" if len(d) % 2 else b"") for k, d in chunks
+    )
     return b"RIFF" + struct.pack("<I", len(body) + 4 + size_delta) + fourcc + body
 
 
 def vp8x(width: int, height: int, flags: int = 0) -> bytes:
-    return bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return (
+        bytes([flags, 0, 0, 0])
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
 
 
 def exif_app1(tiff: bytes) -> tuple[int, bytes]:
@@ -254,7 +260,11 @@ def with_app_segments(jpeg: bytes, extra: list[tuple[int, bytes]]) -> bytes:
 # ------------------------------------------------------------------------------ families
 def empty_files(rng: np.random.Generator) -> list[HostileRequest]:
     contents = [b"", b"\0", b"\0" * 4096, b" ", b"\r\n\r\n", b"\xff", b"\xff\xd8", PNG_SIGNATURE]
-    names = [("photo.jpg", "image/jpeg"), ("photo.png", "image/png"), ("", "application/octet-stream")]
+    names = [
+        ("photo.jpg", "image/jpeg"),
+        ("photo.png", "image/png"),
+        ("", "application/octet-stream"),
+    ]
     return [
         upload(f"empty/{i}-{j}", "empty", data, filename=fn, ctype=ct)
         for i, data in enumerate(contents)
@@ -301,21 +311,52 @@ def _corrupt_png(rng: np.random.Generator) -> list[tuple[str, bytes]]:
     raw_crc_broken[29] ^= 0xFF  # IHDR's CRC
     out = [
         ("ihdr_crc", bytes(raw_crc_broken)),
-        ("zlib_header", png_build([(b"IHDR", header), (b"IDAT", b"\0\0" + idat[2:]), (b"IEND", b"")])),
-        ("zlib_garbage", png_build([(b"IHDR", header), (b"IDAT", b"\x78\x01" + rng.bytes(600)), (b"IEND", b"")])),
+        (
+            "zlib_header",
+            png_build([(b"IHDR", header), (b"IDAT", b"\0\0" + idat[2:]), (b"IEND", b"")]),
+        ),
+        (
+            "zlib_garbage",
+            png_build([(b"IHDR", header), (b"IDAT", b"\x78\x01" + rng.bytes(600)), (b"IEND", b"")]),
+        ),
         ("no_idat", png_build([(b"IHDR", header), (b"IEND", b"")])),
         ("iend_only", PNG_SIGNATURE + png_chunk(b"IEND", b"")),
-        ("bit_depth_3", png_build([(b"IHDR", ihdr(w, h, depth=3)), (b"IDAT", idat), (b"IEND", b"")])),
-        ("colour_type_5", png_build([(b"IHDR", ihdr(w, h, colour=5)), (b"IDAT", idat), (b"IEND", b"")])),
+        (
+            "bit_depth_3",
+            png_build([(b"IHDR", ihdr(w, h, depth=3)), (b"IDAT", idat), (b"IEND", b"")]),
+        ),
+        (
+            "colour_type_5",
+            png_build([(b"IHDR", ihdr(w, h, colour=5)), (b"IDAT", idat), (b"IEND", b"")]),
+        ),
         ("width_0", png_build([(b"IHDR", ihdr(0, h)), (b"IDAT", idat), (b"IEND", b"")])),
         ("height_0", png_build([(b"IHDR", ihdr(w, 0)), (b"IDAT", idat), (b"IEND", b"")])),
-        ("short_idat", png_build([(b"IHDR", header), (b"IDAT", zlib.compress(bytes(h))), (b"IEND", b"")])),
+        (
+            "short_idat",
+            png_build([(b"IHDR", header), (b"IDAT", zlib.compress(bytes(h))), (b"IEND", b"")]),
+        ),
         (
             "huge_chunk_length",
-            PNG_SIGNATURE + png_chunk(b"IHDR", header) + struct.pack(">I", 0xFFFFFFF0) + b"IDAT" + idat[:64],
+            PNG_SIGNATURE
+            + png_chunk(b"IHDR", header)
+            + struct.pack(">I", 0xFFFFFFF0)
+            + b"IDAT"
+            + idat[:64],
         ),
-        ("bad_chunk_type", png_build([(b"IHDR", header), (b"\0\0\0\0", b"x"), (b"IDAT", idat), (b"IEND", b"")])),
-        ("filter_type_9", png_build([(b"IHDR", header), (b"IDAT", zlib.compress(bytes([9]) * ((3 * w + 1) * h))), (b"IEND", b"")])),
+        (
+            "bad_chunk_type",
+            png_build([(b"IHDR", header), (b"\0\0\0\0", b"x"), (b"IDAT", idat), (b"IEND", b"")]),
+        ),
+        (
+            "filter_type_9",
+            png_build(
+                [
+                    (b"IHDR", header),
+                    (b"IDAT", zlib.compress(bytes([9]) * ((3 * w + 1) * h))),
+                    (b"IEND", b""),
+                ]
+            ),
+        ),
     ]
     return out
 
@@ -334,12 +375,25 @@ def _corrupt_jpeg(rng: np.random.Generator) -> list[tuple[str, bytes]]:
         ("sof_components_0", edit_sof(lambda p: p[:5] + b"\x00")),
         ("sof_components_5", edit_sof(lambda p: p[:5] + b"\x05" + p[6:])),
         ("sof_component_id_clash", edit_sof(lambda p: p[:6] + bytes([p[6], p[7], p[8]]) * 3)),
-        ("dht_overfull", jpeg_build([(m, p[:1] + b"\xff" * 16 + p[17:] if m == 0xC4 else p) for m, p in segments], scan)),
-        ("dqt_table_id_7", jpeg_build([(m, b"\x07" + p[1:] if m == 0xDB else p) for m, p in segments], scan)),
+        (
+            "dht_overfull",
+            jpeg_build(
+                [(m, p[:1] + b"\xff" * 16 + p[17:] if m == 0xC4 else p) for m, p in segments], scan
+            ),
+        ),
+        (
+            "dqt_table_id_7",
+            jpeg_build([(m, b"\x07" + p[1:] if m == 0xDB else p) for m, p in segments], scan),
+        ),
         ("segment_length_overflow", data[:4] + b"\xff\xff" + data[6:]),
         ("marker_soup", b"\xff\xd8" + rng.bytes(2000)),
         ("soi_eoi", b"\xff\xd8\xff\xd9"),
-        ("sos_before_sof", jpeg_build([s for s in segments if s[0] == 0xDA] + [s for s in segments if s[0] != 0xDA], scan)),
+        (
+            "sos_before_sof",
+            jpeg_build(
+                [s for s in segments if s[0] == 0xDA] + [s for s in segments if s[0] != 0xDA], scan
+            ),
+        ),
     ]
 
 
@@ -413,8 +467,14 @@ def wrong_magic(rng: np.random.Generator) -> list[HostileRequest]:
             if data.startswith(magic[:2]):
                 continue
             swapped = magic + data[len(magic) :]
-            cases.append(upload(f"wrong_magic/{fmt.lower()}/as-{magic[:4]!r}", "wrong_magic", swapped))
-            cases.append(upload(f"wrong_magic/{fmt.lower()}/prefixed-{magic[:4]!r}", "wrong_magic", magic + data))
+            cases.append(
+                upload(f"wrong_magic/{fmt.lower()}/as-{magic[:4]!r}", "wrong_magic", swapped)
+            )
+            cases.append(
+                upload(
+                    f"wrong_magic/{fmt.lower()}/prefixed-{magic[:4]!r}", "wrong_magic", magic + data
+                )
+            )
     return cases
 
 
@@ -431,14 +491,27 @@ def unsupported_formats(rng: np.random.Generator) -> list[HostileRequest]:
         for k, size in enumerate(((96, 72), (128, 128), (200, 90))):
             image = base_photo(rng, size)
             data = encode(image, fmt)
-            for fn, ct in ((f"photo.{fmt.lower()}", "application/octet-stream"), ("photo.jpg", "image/jpeg")):
-                cases.append(upload(f"unsupported/{fmt.lower()}/{k}/{fn}", "unsupported", data, filename=fn, ctype=ct))
+            for fn, ct in (
+                (f"photo.{fmt.lower()}", "application/octet-stream"),
+                ("photo.jpg", "image/jpeg"),
+            ):
+                cases.append(
+                    upload(
+                        f"unsupported/{fmt.lower()}/{k}/{fn}",
+                        "unsupported",
+                        data,
+                        filename=fn,
+                        ctype=ct,
+                    )
+                )
     for mode in ("1", "L"):  # monochrome-only formats
         image = Image.fromarray(base_photo(rng)).convert(mode)
         for fmt in ("XBM", "MSP") if mode == "1" else ("PPM", "SGI"):
             buffer = io.BytesIO()
             image.save(buffer, fmt)
-            cases.append(upload(f"unsupported/{fmt.lower()}/{mode}", "unsupported", buffer.getvalue()))
+            cases.append(
+                upload(f"unsupported/{fmt.lower()}/{mode}", "unsupported", buffer.getvalue())
+            )
     return cases
 
 
@@ -456,7 +529,12 @@ def tiny_images(rng: np.random.Generator) -> list[HostileRequest]:
         for fmt in ACCEPTED:
             data = encode(image, fmt)
             cases.append(
-                upload(f"tiny/{fmt.lower()}/{size[0]}x{size[1]}", "tiny", data, filename=f"p.{EXTENSION[fmt]}")
+                upload(
+                    f"tiny/{fmt.lower()}/{size[0]}x{size[1]}",
+                    "tiny",
+                    data,
+                    filename=f"p.{EXTENSION[fmt]}",
+                )
             )
     return cases
 
@@ -471,14 +549,32 @@ def declared_huge(rng: np.random.Generator) -> list[HostileRequest]:
             tag = f"{w}x{h}"
             if max(w, h) <= 0xFFFFFFFF >> 1:
                 for colour in (0, 2, 6):
-                    png = png_build([(b"IHDR", ihdr(w, h, colour=colour)), (b"IDAT", tiny_idat), (b"IEND", b"")])
+                    png = png_build(
+                        [(b"IHDR", ihdr(w, h, colour=colour)), (b"IDAT", tiny_idat), (b"IEND", b"")]
+                    )
                     cases.append(upload(f"declared_huge/png{colour}/{tag}", "declared_huge", png))
             if max(w, h) <= 0xFFFF and w == h:  # a thin JPEG is a few MP: libjpeg may pad it
-                cases.append(upload(f"declared_huge/jpeg/{tag}", "declared_huge", jpeg_with_sof(jpeg, sof_dimensions(w, h))))
+                cases.append(
+                    upload(
+                        f"declared_huge/jpeg/{tag}",
+                        "declared_huge",
+                        jpeg_with_sof(jpeg, sof_dimensions(w, h)),
+                    )
+                )
                 progressive = photo_bytes(rng, "JPEG", progressive=True)
-                cases.append(upload(f"declared_huge/jpeg_prog/{tag}", "declared_huge", jpeg_with_sof(progressive, sof_dimensions(w, h))))
+                cases.append(
+                    upload(
+                        f"declared_huge/jpeg_prog/{tag}",
+                        "declared_huge",
+                        jpeg_with_sof(progressive, sof_dimensions(w, h)),
+                    )
+                )
             if max(w, h) <= 0xFFFFFFFF:
-                cases.append(upload(f"declared_huge/tiff/{tag}", "declared_huge", tiff_grey(w, h, data_len=4096)))
+                cases.append(
+                    upload(
+                        f"declared_huge/tiff/{tag}", "declared_huge", tiff_grey(w, h, data_len=4096)
+                    )
+                )
     for w, h in ((16384, 16384), (16384, 64), (9000, 9000)):
         webp = riff(b"WEBP", [(b"VP8X", vp8x(w, h)), (b"VP8L", b"\x2f" + rng.bytes(64))])
         cases.append(upload(f"declared_huge/webp/{w}x{h}", "declared_huge", webp))
@@ -502,7 +598,9 @@ def metadata_bombs(rng: np.random.Generator) -> list[HostileRequest]:
     jpeg = photo_bytes(rng, "JPEG")
     segments, scan = jpeg_segments(jpeg)
     cut_scan = scan[: len(scan) // 3]
-    for k, (n_segments, marker) in enumerate(((4, 0xE1), (16, 0xE1), (8, 0xE2), (24, 0xED), (30, 0xFE))):
+    for k, (n_segments, marker) in enumerate(
+        ((4, 0xE1), (16, 0xE1), (8, 0xE2), (24, 0xED), (30, 0xFE))
+    ):
         extra = []
         for i in range(n_segments):
             if marker == 0xE2:
@@ -514,7 +612,9 @@ def metadata_bombs(rng: np.random.Generator) -> list[HostileRequest]:
             extra.append((marker, payload))
         for label, body in (("cut_scan", cut_scan), ("no_scan", b"")):
             data = jpeg_build(extra + segments, body)
-            cases.append(upload(f"metadata/jpeg{k}-{marker:02x}x{n_segments}/{label}", "metadata", data))
+            cases.append(
+                upload(f"metadata/jpeg{k}-{marker:02x}x{n_segments}/{label}", "metadata", data)
+            )
     loops = [
         _exif_tiff([(0x8769, 4, 1, 8)]),  # Exif IFD pointing back at IFD0
         _exif_tiff([(0x0112, 3, 1, 1)], next_ifd=8),  # next-IFD loop
@@ -524,7 +624,9 @@ def metadata_bombs(rng: np.random.Generator) -> list[HostileRequest]:
     for k, tiff in enumerate(loops):
         data = jpeg_build([exif_app1(tiff), *segments], cut_scan)
         cases.append(upload(f"metadata/exif_loop{k}/cut_scan", "metadata", data))
-        tiny = jpeg_build([exif_app1(tiff), *jpeg_segments(encode(base_photo(rng, (8, 8)), "JPEG"))[0]], b"")
+        tiny = jpeg_build(
+            [exif_app1(tiff), *jpeg_segments(encode(base_photo(rng, (8, 8)), "JPEG"))[0]], b""
+        )
         cases.append(upload(f"metadata/exif_loop{k}/tiny_no_scan", "metadata", tiny))
     png = png_chunks(photo_bytes(rng, "PNG"))
     header = png[0][1]
@@ -537,8 +639,20 @@ def metadata_bombs(rng: np.random.Generator) -> list[HostileRequest]:
         "iccp_8MB": [(b"iCCP", b"icc\0\0" + zlib.compress(bytes(8_000_000), 9))],
     }
     for label, chunks in bombs.items():
-        cases.append(upload(f"metadata/png_{label}", "metadata", png_build([(b"IHDR", header), *chunks, *idat, (b"IEND", b"")])))
-        cases.append(upload(f"metadata/png_{label}/no_idat", "metadata", png_build([(b"IHDR", header), *chunks, (b"IEND", b"")])))
+        cases.append(
+            upload(
+                f"metadata/png_{label}",
+                "metadata",
+                png_build([(b"IHDR", header), *chunks, *idat, (b"IEND", b"")]),
+            )
+        )
+        cases.append(
+            upload(
+                f"metadata/png_{label}/no_idat",
+                "metadata",
+                png_build([(b"IHDR", header), *chunks, (b"IEND", b"")]),
+            )
+        )
     return cases
 
 
@@ -554,7 +668,9 @@ def animated(rng: np.random.Generator) -> list[HostileRequest]:
                 ("TIFF", {}),
             ):
                 buffer = io.BytesIO()
-                frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], duration=100, **options)
+                frames[0].save(
+                    buffer, fmt, save_all=True, append_images=frames[1:], duration=100, **options
+                )
                 cases.append(
                     upload(
                         f"animated/{fmt.lower()}/{n_frames}f/{size[0]}x{size[1]}",
@@ -595,11 +711,16 @@ def polyglots(rng: np.random.Generator) -> list[HostileRequest]:
         "gif_php": b"GIF89a" + PHP,
         "gif_header_php": b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + PHP,
         "jpeg_magic_html": b"\xff\xd8\xff\xe0" + HTML,
-        "jpeg_com_html": b"\xff\xd8\xff\xfe" + struct.pack(">H", len(HTML) + 2) + HTML + b"\xff\xd9",
+        "jpeg_com_html": b"\xff\xd8\xff\xfe"
+        + struct.pack(">H", len(HTML) + 2)
+        + HTML
+        + b"\xff\xd9",
         "jpeg_magic_zip": b"\xff\xd8\xff\xe1" + zipped,
         "png_sig_html": PNG_SIGNATURE + HTML,
         "png_sig_zip": PNG_SIGNATURE + zipped,
-        "png_ihdr_then_html": PNG_SIGNATURE + png_chunk(b"IHDR", ihdr(96, 72)) + png_chunk(b"tEXt", b"c\0" + HTML),
+        "png_ihdr_then_html": PNG_SIGNATURE
+        + png_chunk(b"IHDR", ihdr(96, 72))
+        + png_chunk(b"tEXt", b"c\0" + HTML),
         "riff_webp_html": riff(b"WEBP", [(b"HTML", HTML)]),
         "tiff_magic_php": b"II*\0" + PHP,
         "bmp_html": b"BM" + HTML,
@@ -612,7 +733,11 @@ def polyglots(rng: np.random.Generator) -> list[HostileRequest]:
     }
     cases = []
     for label, data in bodies.items():
-        for fn, ct in (("photo.jpg", "image/jpeg"), ("photo.png", "image/png"), ("photo.gif", "image/gif")):
+        for fn, ct in (
+            ("photo.jpg", "image/jpeg"),
+            ("photo.png", "image/png"),
+            ("photo.gif", "image/gif"),
+        ):
             cases.append(upload(f"polyglot/{label}/{fn}", "polyglot", data, filename=fn, ctype=ct))
     return cases
 
@@ -693,7 +818,18 @@ def multipart_tricks(rng: np.random.Generator) -> list[HostileRequest]:
     def add(label: str, body: bytes, ctype: str | None = form_type(), expect=REJECT_FORM) -> None:
         cases.append(HostileRequest(f"multipart/{label}", "multipart", ctype, body, expect))
 
-    for name in ("image", "File", "FILE", "files", "file[]", "upload", " file", "file ", "fi\0le", ""):
+    for name in (
+        "image",
+        "File",
+        "FILE",
+        "files",
+        "file[]",
+        "upload",
+        " file",
+        "file ",
+        "fi\0le",
+        "",
+    ):
         add(f"wrong_field/{name!r}", multipart([Part(name, good)]))
     add("no_name", multipart([Part(None, good)]))
     add("text_field_only", multipart([Part("name", b"saree", None, None)]))
@@ -702,7 +838,10 @@ def multipart_tricks(rng: np.random.Generator) -> list[HostileRequest]:
     add("empty_form", b"--" + BOUNDARY.encode() + b"--\r\n")
     add("empty_body", b"")
     for combo, parts in {
-        "two_good": [Part("file", good), Part("file", photo_bytes(rng, "PNG"), "b.png", "image/png")],
+        "two_good": [
+            Part("file", good),
+            Part("file", photo_bytes(rng, "PNG"), "b.png", "image/png"),
+        ],
         "good_then_bad": [Part("file", good), Part("file", bad)],
         "bad_then_good": [Part("file", bad), Part("file", good)],
         "two_same": [Part("file", good), Part("file", good)],
@@ -713,14 +852,20 @@ def multipart_tricks(rng: np.random.Generator) -> list[HostileRequest]:
         "mismatch": (multipart([Part("file", good)], "otherboundary"), form_type()),
         "missing_param": (multipart([Part("file", good)]), "multipart/form-data"),
         "empty_param": (multipart([Part("file", good)]), "multipart/form-data; boundary="),
-        "quoted_mismatch": (multipart([Part("file", good)]), 'multipart/form-data; boundary="x' + BOUNDARY + '"'),
+        "quoted_mismatch": (
+            multipart([Part("file", good)]),
+            'multipart/form-data; boundary="x' + BOUNDARY + '"',
+        ),
         "very_long": (multipart([Part("file", good)], "b" * 5000), form_type("b" * 5000)),
         "prefix_of_real": (multipart([Part("file", good)]), form_type(BOUNDARY[:-3])),
         "lf_newlines": (multipart([Part("file", good)], newline=b"\n"), form_type()),
         "no_closing_delimiter": (multipart([Part("file", good)], close=False), form_type()),
         "closing_only_no_crlf": (multipart([Part("file", good)], close=False)[:-2], form_type()),
         "garbage_only": (b"x" * 100, form_type()),
-        "multipart_mixed": (multipart([Part("file", good)]), f"multipart/mixed; boundary={BOUNDARY}"),
+        "multipart_mixed": (
+            multipart([Part("file", good)]),
+            f"multipart/mixed; boundary={BOUNDARY}",
+        ),
         "json_type": (multipart([Part("file", good)]), "application/json"),
         "urlencoded_type": (b"file=" + good[:200], "application/x-www-form-urlencoded"),
         "text_plain": (good, "text/plain"),
@@ -744,14 +889,24 @@ def multipart_tricks(rng: np.random.Generator) -> list[HostileRequest]:
     }
     for label, head in heads.items():
         add(f"part_head/{label}", multipart([Part("file", good, head=head)]))
-    bad_filenames = ["../../../../etc/passwd", "..\\..\\boot.ini", "a" * 5000 + ".jpg", "\u202egpj.exe", "x\r\nX-Injected: 1", "/etc/shadow"]
+    bad_filenames = [
+        "../../../../etc/passwd",
+        "..\\..\\boot.ini",
+        "a" * 5000 + ".jpg",
+        "\u202egpj.exe",
+        "x\r\nX-Injected: 1",
+        "/etc/shadow",
+    ]
     for k, filename in enumerate(bad_filenames):
         add(f"filename/{k}", multipart([Part("file", bad, filename)]), expect=REJECT_IMAGE + (400,))
     fields = [Part(f"f{i}", b"v", None, None) for i in range(1200)]
     add("too_many_fields", multipart(fields + [Part("file", good)]))
     files = [Part(f"x{i}", b"v", f"x{i}.jpg") for i in range(1200)]
     add("too_many_files", multipart(files + [Part("file", good)]))
-    add("huge_text_field", multipart([Part("comment", b"a" * 1_200_000, None, None), Part("file", bad)]))
+    add(
+        "huge_text_field",
+        multipart([Part("comment", b"a" * 1_200_000, None, None), Part("file", bad)]),
+    )
     return cases
 
 
@@ -774,10 +929,19 @@ def oversized(rng: np.random.Generator, max_upload_bytes: int) -> list[HostileRe
             )
     piece = bytes(max_upload_bytes // 3)
     for n_parts in (4, 8):
-        body = multipart([Part(f"f{i}", piece, f"f{i}.jpg") for i in range(n_parts)] + [Part("file", jpeg_head)])
+        body = multipart(
+            [Part(f"f{i}", piece, f"f{i}.jpg") for i in range(n_parts)] + [Part("file", jpeg_head)]
+        )
         for chunked in (False, True):
             cases.append(
-                HostileRequest(f"oversized/{n_parts}_parts/{chunked}", "oversized", form_type(), body, TOO_LARGE, chunked)
+                HostileRequest(
+                    f"oversized/{n_parts}_parts/{chunked}",
+                    "oversized",
+                    form_type(),
+                    body,
+                    TOO_LARGE,
+                    chunked,
+                )
             )
     raw = bytes(max_upload_bytes * 2)
     for ctype in ("image/jpeg", "application/octet-stream", None):
@@ -850,7 +1014,9 @@ def tolerated_corpus(seed: int = 7) -> list[HostileRequest]:
         "png_plus_php": png + PHP,
         "jpeg_plus_jpeg": jpeg + photo_bytes(rng, "JPEG"),
     }.items():
-        cases.append(upload(f"tolerated/trailing/{label}", "trailing", data, expect=ACCEPT_OR_REJECT))
+        cases.append(
+            upload(f"tolerated/trailing/{label}", "trailing", data, expect=ACCEPT_OR_REJECT)
+        )
     segments, scan = jpeg_segments(jpeg)
     exif_variants = {
         "orientation_0": _exif_tiff([(0x0112, 3, 1, 0)]),
@@ -889,7 +1055,11 @@ def tolerated_corpus(seed: int = 7) -> list[HostileRequest]:
     w, h = PHOTO_SIZE
     lenient = {
         "png_palette_missing": png_build(
-            [(b"IHDR", ihdr(w, h, colour=3)), (b"IDAT", zlib.compress(bytes((w + 1) * h))), (b"IEND", b"")]
+            [
+                (b"IHDR", ihdr(w, h, colour=3)),
+                (b"IDAT", zlib.compress(bytes((w + 1) * h))),
+                (b"IEND", b""),
+            ]
         ),
         "jpeg_no_huffman_tables": jpeg_build([s for s in segments if s[0] != 0xC4], scan),
         "jpeg_short_scan_then_eoi": jpeg_build(segments, scan[: len(scan) // 2] + b"\xff\xd9"),
@@ -909,11 +1079,39 @@ def tolerated_corpus(seed: int = 7) -> list[HostileRequest]:
         )
     )
     for k, filename in enumerate(
-        ["../../../../etc/passwd", "..\\..\\x.jpg", "a" * 4000 + ".jpg", "\u202egpj.exe", "<script>.jpg", ""]
+        [
+            "../../../../etc/passwd",
+            "..\\..\\x.jpg",
+            "a" * 4000 + ".jpg",
+            "\u202egpj.exe",
+            "<script>.jpg",
+            "",
+        ]
     ):
-        cases.append(upload(f"tolerated/filename/{k}", "filename", jpeg, filename=filename, expect=ACCEPT_OR_REJECT))
+        cases.append(
+            upload(
+                f"tolerated/filename/{k}",
+                "filename",
+                jpeg,
+                filename=filename,
+                expect=ACCEPT_OR_REJECT,
+            )
+        )
     for fmt in ACCEPTED:
         data = photo_bytes(rng, fmt)
-        for fn, ct in (("photo.gif", "image/gif"), ("photo.html", "text/html"), ("x", "application/x-evil")):
-            cases.append(upload(f"tolerated/lying_type/{fmt.lower()}/{fn}", "lying_type", data, filename=fn, ctype=ct, expect=ACCEPT_OR_REJECT))
+        for fn, ct in (
+            ("photo.gif", "image/gif"),
+            ("photo.html", "text/html"),
+            ("x", "application/x-evil"),
+        ):
+            cases.append(
+                upload(
+                    f"tolerated/lying_type/{fmt.lower()}/{fn}",
+                    "lying_type",
+                    data,
+                    filename=fn,
+                    ctype=ct,
+                    expect=ACCEPT_OR_REJECT,
+                )
+            )
     return cases

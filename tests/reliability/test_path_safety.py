@@ -28,7 +28,17 @@ from sareeflow.store import Store, append_line
 CANARY_OUTSIDE = b"CANARY-OUTSIDE-THE-STORE-5f2c"
 CANARY_OTHER = b"CANARY-OF-ANOTHER-SAREE-9b1e"
 
-DOTS = ["..", "%2e%2e", "%2E%2E", ".%2e", "%2e.", "%252e%252e", "%c0%ae%c0%ae", "%uff0e%uff0e", "...."]
+DOTS = [
+    "..",
+    "%2e%2e",
+    "%2E%2E",
+    ".%2e",
+    "%2e.",
+    "%252e%252e",
+    "%c0%ae%c0%ae",
+    "%uff0e%uff0e",
+    "....",
+]
 SEPARATORS = ["/", "%2f", "%2F", "%252f", "\\", "%5c", "%c0%af", "%ef%bc%8f"]
 TARGETS = [
     "etc/passwd",
@@ -248,7 +258,9 @@ def test_a_saree_folder_linked_under_another_id_is_not_that_saree(app_client, st
     ):
         response = app_client.get(url)
         assert not problem_violations(response, (404,), "not_found"), url
-    assert app_client.post(f"{API}/sarees/{alias}/jobs", json={"mode": "standard"}).status_code == 404
+    assert (
+        app_client.post(f"{API}/sarees/{alias}/jobs", json={"mode": "standard"}).status_code == 404
+    )
 
 
 BAD_IDS = [
@@ -296,9 +308,7 @@ def test_a_saree_id_is_not_a_job_id_and_back(app_client, two_sarees):
     job_id = job.json().get("job_id")
     assert not problem_violations(app_client.get(f"{API}/jobs/{a}"), (404,), "not_found")
     if job_id:
-        assert not problem_violations(
-            app_client.get(f"{API}/sarees/{job_id}"), (404,), "not_found"
-        )
+        assert not problem_violations(app_client.get(f"{API}/sarees/{job_id}"), (404,), "not_found")
 
 
 def _raw_get(port: int, raw_path: str) -> tuple[int, bytes]:
