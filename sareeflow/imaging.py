@@ -149,6 +149,7 @@ def _to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:
                     image.convert("RGB"), source, _SRGB, outputMode="RGB"
                 )
                 rgb.putalpha(alpha)
+                notes.append("Colour profile converted to sRGB.")
                 return rgb
             converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
             notes.append("Colour profile converted to sRGB.")

@@ -98,6 +98,79 @@ def test_icc_profile_is_converted_to_srgb(settings):
     assert "converted to sRGB" in " ".join(upload.notes)
 
 
+# Adobe RGB (1998): primaries adapted to D50 and its 563/256 gamma, as in Adobe's own profile.
+ADOBE_RGB_D50 = np.array(
+    [[0.6097, 0.2053, 0.1492], [0.3111, 0.6257, 0.0632], [0.0195, 0.0609, 0.7446]]
+)
+ADOBE_GAMMA = 563 / 256
+SRGB_D50 = np.array(
+    [[0.4360747, 0.3850649, 0.1430804], [0.2225045, 0.7168786, 0.0606169],
+     [0.0139322, 0.0971045, 0.7141733]]
+)  # fmt: skip
+D50 = (0.9642, 1.0, 0.8249)
+
+
+def _matrix_trc_profile(primaries: np.ndarray, gamma: float) -> bytes:
+    """A minimal ICC v2 RGB display profile (matrix + gamma curves), built from the spec: the
+    camera or editor profiles sellers' photos carry are of this kind."""
+    import struct
+
+    def s15(values) -> bytes:
+        return b"".join(struct.pack(">i", round(v * 65536)) for v in values)
+
+    text = b"Adobe RGB (1998) test profile\0"
+    tags = {
+        b"desc": b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 3 + 67),
+        b"cprt": b"text" + bytes(4) + b"none\0",
+        b"wtpt": b"XYZ " + bytes(4) + s15(D50),
+        **{tag: b"XYZ " + bytes(4) + s15(primaries[:, i])
+           for i, tag in enumerate((b"rXYZ", b"gXYZ", b"bXYZ"))},
+        **{tag: b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+           for tag in (b"rTRC", b"gTRC", b"bTRC")},
+    }  # fmt: skip
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags.items():
+        body += bytes(-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (
+        struct.pack(">I", size) + bytes(4) + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ "
+        + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+        + s15(D50) + bytes(4) + bytes(44)
+    )  # fmt: skip
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def _adobe_to_srgb(rgb: np.ndarray) -> np.ndarray:
+    """The textbook conversion: decode Adobe's gamma, to XYZ (D50), to linear sRGB, encode."""
+    xyz = (rgb / 255.0) ** ADOBE_GAMMA @ ADOBE_RGB_D50.T
+    linear = np.clip(xyz @ np.linalg.inv(SRGB_D50).T, 0, 1)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return encoded * 255.0
+
+
+def test_a_non_srgb_profile_is_converted_to_the_right_srgb_colours(settings):
+    """An Adobe RGB photo's greens and reds are more saturated than the same numbers in sRGB:
+    stored as they came, they would be dull; converted, they match the textbook values."""
+    colours = np.array(
+        [[60, 140, 70], [170, 40, 50], [40, 60, 150], [128, 128, 128], [230, 200, 150]],
+        dtype=np.uint8,
+    )
+    image = Image.fromarray(np.repeat(np.repeat(colours[None], 64, 0), 64, 1))  # 64x320
+    profile = _matrix_trc_profile(ADOBE_RGB_D50, ADOBE_GAMMA)
+    upload = normalize_upload(_bytes(image, "PNG", icc_profile=profile), settings=settings)
+    stored = upload.image[32, 32::64].astype(float)
+    expected = _adobe_to_srgb(colours.astype(float))
+    assert "converted to sRGB" in " ".join(upload.notes)
+    assert np.abs(stored - expected).max() <= 2, (stored, expected)
+    # The conversion did something a user would see: saturated colours moved, grey stayed put.
+    assert np.abs(stored[:3] - colours[:3]).max() >= 15
+    assert np.abs(stored[3] - 128).max() <= 2
+
+
 def test_unreadable_icc_profile_is_ignored_with_a_note(settings):
     odd = normalize_upload(_bytes(_photo(), "JPEG", icc_profile=b"garbage"), settings=settings)
     assert "ignored" in " ".join(odd.notes)
