@@ -4,8 +4,9 @@ The API never runs a flow itself: it admits a job in the store, then asks Prefec
 mode's deployment (``prefect.yaml``: one deployment named ``sareeflow`` per flow, the flows
 being named after the modes). :class:`Launcher` is the one seam; tests pass a fake.
 
-Prefect is imported lazily (``import prefect`` costs about 1.2 s), so building the app and
-running the API tests never loads it.
+Prefect is imported lazily (``import prefect`` costs 1.2-3.3 s), so building the app and
+running the API tests with a fake launcher never loads it; with the real launcher the API
+imports it in a background thread as it starts (:meth:`PrefectLauncher.warm_up`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class PrefectLauncher:
         self.deployment = deployment
         self._states: dict[str, tuple[float, str | None]] = {}
         self._reading: dict[str, anyio.Lock] = {}
+
+    def warm_up(self) -> None:
+        """Import Prefect's client now, off the request path (the API calls it in a thread at
+        start-up). Otherwise the first job submission pays for ``import prefect`` (3.3 s on
+        this machine, more when busy) on the event loop, where no other request is served
+        meanwhile; CI's browser test once waited over 5 s for the first job to be accepted."""
+        import prefect.client.orchestration  # noqa: F401
+        import prefect.deployments  # noqa: F401
 
     async def submit(self, mode: str, saree_id: str, job_id: str) -> str:
         if not _api_configured():

@@ -139,6 +139,21 @@ BORDER_CONTEXT_WIDTHS = 0.25
 """Trusted cloth beside a border that its check may use: ``max(6 px, width / 4)``, the context
 :func:`metrics.border_continuity` itself looks at. It shows the band's edges against its
 neighbours, which is all a plain border offers to pin its position."""
+MISPLACED_SEARCH_PX = 24
+"""How far (output px, per axis) a failed pallu region is searched for its own cloth: 1.5x
+the 16 px of ``region_shifted``'s strong level."""
+MISPLACED_STEP = 2
+"""The search runs at half resolution: a quarter of the work, 2 px steps."""
+MISPLACED_MIN_SHIFT_PX = 4
+"""A region found at least this far (output px, either axis) from its place is misplaced;
+nearer, the ±2 px alignment already compensates it."""
+MISPLACED_MIN_MATCH = 0.5
+"""Normalised correlation the region's expected cloth must reach at the displaced place...
+(calibration sarees: shifted pallus 0.53-0.99; a swapped pallu's best place 0.06-0.84)"""
+MISPLACED_MIN_GAIN = 0.08
+"""...and by how much it must beat its correlation at its own place (calibration: shifted
+pallus gained 0.11-0.45 at the clear level; swapped, mirrored or recoloured ones at most 0.05
+wherever they reached the match above)."""
 FLOAT_DECIMALS = 4
 """Floats in the report are rounded so the JSON is stable across platforms."""
 SHADING_FLOOR = 0.05
@@ -217,7 +232,10 @@ def validate_output(
                 max_offset=float(border.max_offset_px),
                 breaks=int(border.breaks),
             )
-        checks.append(_region_check(region, measures, limit, colours))
+        check = _region_check(region, measures, limit, colours)
+        if not check.passed and region.kind == "pallu":
+            check = _misplaced_or(check, find_displacement(output, item.expected))
+        checks.append(check)
     return ValidationReport(
         pose=placement.pose, passed=all(c.passed for c in checks), regions=checks
     )
@@ -388,6 +406,27 @@ class ExpectedPose:
 
 # ------------------------------------------------------------------------------ pixels
 @dataclass(frozen=True)
+class Displacement:
+    """Where a region's cloth was found, by :func:`find_displacement`."""
+
+    dx: int
+    dy: int
+    """Output px: the output shows the region's cloth at ``(x + dx, y + dy)``."""
+    match: float
+    """Normalised correlation there (-1..1)."""
+    match_in_place: float
+    """Normalised correlation at the region's own place."""
+
+    @property
+    def misplaced(self) -> bool:
+        return (
+            max(abs(self.dx), abs(self.dy)) >= MISPLACED_MIN_SHIFT_PX
+            and self.match >= MISPLACED_MIN_MATCH
+            and self.match - self.match_in_place >= MISPLACED_MIN_GAIN
+        )
+
+
+@dataclass(frozen=True)
 class RegionPixels:
     """One region of an output, aligned and reduced like its expected side, ready to measure."""
 
@@ -450,6 +489,42 @@ def observe_region(output: np.ndarray, expected: ExpectedRegion) -> RegionPixels
         aligned = _reduce(aligned, expected.factor)
     got = cv2.divide(aligned.astype(np.float32), expected.shade, dtype=cv2.CV_8U)
     return RegionPixels(expected, got, (dx, dy), aligned)
+
+
+def find_displacement(output: np.ndarray, expected: ExpectedRegion) -> Displacement | None:
+    """Where, within ``MISPLACED_SEARCH_PX``, the output shows the region's expected cloth.
+
+    Masked normalised cross-correlation (``cv2.matchTemplate``, TM_CCOEFF_NORMED) of the
+    expected luma against the output's, at ``MISPLACED_STEP`` resolution: invariant to a
+    gain or offset of luma, so a colour cast is not taken for a move. ``None`` when the region
+    has no structure to match (plain cloth) or is too small to search.
+    """
+    x, y, w, h = expected.region.bbox
+    m, q = MISPLACED_SEARCH_PX, MISPLACED_STEP
+    if min(w, h) < 4 * q:
+        return None
+    crop = _crop_padded(output, (x - m, y - m, w + 2 * m, h + 2 * m))
+    half = ((w + 2 * m) // q, (h + 2 * m) // q)
+    image = cv2.resize(_luma(crop), half, interpolation=cv2.INTER_AREA)
+    size = (w // q, h // q)
+    template = cv2.resize(_luma(expected.rendered), size, interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(expected.mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    inside = (mask >= 0.5).astype(np.uint8)
+    if cv2.countNonZero(inside) < MIN_REGION_PIXELS:
+        return None
+    if cv2.meanStdDev(template, mask=inside)[1][0, 0] < 1.0:  # plain: nothing to match
+        return None
+    mask = inside.astype(np.float32)
+    scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+    centre = m // q
+    return Displacement(
+        dx=(bx - centre) * q,
+        dy=(by - centre) * q,
+        match=float(best),
+        match_in_place=float(scores[centre, centre]),
+    )
 
 
 def _reduce(image: np.ndarray, factor: int) -> np.ndarray:
@@ -996,6 +1071,19 @@ def _pattern_sentence(region: PlacementRegion, measure: str, value: float, limit
     if region.kind == "border":
         return f"Border '{region.name}' does not show the border's pattern {what}"
     return f"Region '{region.name}' lost the cloth's pattern {what}"
+
+
+def _misplaced_or(check: RegionCheck, found: Displacement | None) -> RegionCheck:
+    """A failed pallu region whose own cloth shows nearby, displaced, is ``misplaced``: that
+    one kind replaces the mismatch its displaced cloth causes, so the retry is told to keep
+    the cloth in place rather than to change the pallu."""
+    if found is None or not found.misplaced:
+        return check
+    reason = (
+        f"Region '{check.region}' is misplaced: its cloth appears {found.dx:+d} px across and "
+        f"{found.dy:+d} px down from where the placement map puts it."
+    )
+    return check.model_copy(update={"failures": ["misplaced"], "reasons": [reason]})
 
 
 def _region_check(

@@ -51,6 +51,9 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package (dev extra) is not installed"
 )
+# Playwright's assertions wait 5 s by default; on 2 cores shared by the stack, Chromium and
+# pytest, a page's answer to a click took longer once in CI.
+sync_api.expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 def _stack(tmp_path_factory, name: str, ports: tuple[int, int], env: dict[str, str]):

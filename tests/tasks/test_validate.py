@@ -180,6 +180,43 @@ def test_pallu_reason_names_the_pallu(faithful, placement, s_flat):
     assert any("does not show the pallu's pattern" in r for r in reasons)
 
 
+def _move_region(image: np.ndarray, placement: PlacementMap, name: str, dx: int, dy: int):
+    """Draw region ``name`` (dx, dy) px off its place: inside its mask the canvas shows what
+    lies that far the other way, as a renderer that misplaced the cloth would."""
+    region = next(r for r in placement.regions if r.name == name)
+    x, y, w, h = region.bbox
+    moved = np.roll(image, (dy, dx), axis=(0, 1))
+    out = image.copy()
+    inside = placement.mask(name)
+    out[y : y + h, x : x + w][inside] = moved[y : y + h, x : x + w][inside]
+    return out
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(10, -6), (-8, 0), (0, 16)])
+def test_a_displaced_pallu_is_reported_as_misplaced_with_its_offset(
+    faithful, placement, s_flat, dx, dy
+):
+    """The retry must be told to keep the cloth in place, not to change the pallu's design."""
+    damaged = _move_region(faithful, placement, "pallu_drape", dx, dy)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    pallu = _check(report, "pallu_drape")
+    assert not report.passed and pallu.failures == ["misplaced"]
+    assert pallu.reasons == [
+        f"Region 'pallu_drape' is misplaced: its cloth appears {dx:+d} px across and "
+        f"{dy:+d} px down from where the placement map puts it."
+    ]
+
+
+@pytest.mark.parametrize("defect", ["pallu_swap", "mirror_pattern", "color_shift"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_pallu_that_is_in_place_is_never_called_misplaced(
+    faithful, placement, s_flat, defect, seed
+):
+    damaged = apply_defect(defect, faithful, placement, seed=seed)
+    report = validate_output(damaged, placement, s_flat, thresholds=THRESHOLDS)
+    assert not report.passed and "misplaced" not in report.failures
+
+
 def test_half_severity_colour_shift_is_smaller(faithful, placement, s_flat):
     full = validate_output(
         apply_defect("color_shift", faithful, placement, seed=4),
