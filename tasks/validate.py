@@ -149,11 +149,12 @@ MISPLACED_MIN_SHIFT_PX = 4
 nearer, the ±2 px alignment already compensates it."""
 MISPLACED_MIN_MATCH = 0.5
 """Normalised correlation the region's expected cloth must reach at the displaced place...
-(calibration sarees: shifted pallus 0.53-0.99; a swapped pallu's best place 0.06-0.84)"""
+(bench-validate sarees 5000-5007: shifted pallus 0.53-0.99; a swapped pallu's best place
+0.06-0.84)"""
 MISPLACED_MIN_GAIN = 0.08
-"""...and by how much it must beat its correlation at its own place (calibration: shifted
+"""...and by how much it must beat its correlation at its own place (the same sarees: shifted
 pallus gained 0.11-0.45 at the clear level; swapped, mirrored or recoloured ones at most 0.05
-wherever they reached the match above)."""
+wherever they reached the match above). docs/validation.md has the rates."""
 FLOAT_DECIMALS = 4
 """Floats in the report are rounded so the JSON is stable across platforms."""
 SHADING_FLOOR = 0.05
