@@ -6,12 +6,13 @@ being named after the modes). :class:`Launcher` is the one seam; tests pass a fa
 
 Prefect is imported lazily (``import prefect`` costs 1.2-3.3 s), so building the app and
 running the API tests with a fake launcher never loads it; with the real launcher the API
-imports it in a background thread as it starts (:meth:`PrefectLauncher.warm_up`).
+imports it in a background thread as it starts (:meth:`PrefectLauncher.start_warm_up`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Protocol, runtime_checkable
 
@@ -67,16 +68,25 @@ class PrefectLauncher:
         self.deployment = deployment
         self._states: dict[str, tuple[float, str | None]] = {}
         self._reading: dict[str, anyio.Lock] = {}
+        self._warm_up: threading.Thread | None = None
 
-    def warm_up(self) -> None:
-        """Import Prefect's client now, off the request path (the API calls it in a thread at
-        start-up). Otherwise the first job submission pays for ``import prefect`` (3.3 s on
-        this machine, more when busy) on the event loop, where no other request is served
-        meanwhile; CI's browser test once waited over 5 s for the first job to be accepted."""
-        import prefect.client.orchestration  # noqa: F401
-        import prefect.deployments  # noqa: F401
+    def start_warm_up(self) -> None:
+        """Import Prefect's client in a background thread, off the request path (the API
+        calls this as it starts). Otherwise the first job submission pays for
+        ``import prefect`` (3.3 s on this machine, more when busy) on the event loop, where no
+        other request is served meanwhile; CI's browser test once waited over 5 s for the
+        first job to be accepted."""
+        self._warm_up = threading.Thread(target=_import_prefect, name="prefect-import", daemon=True)
+        self._warm_up.start()
+
+    async def _prefect_imported(self) -> None:
+        """Wait, off the event loop, for the warm-up's import to finish: two threads importing
+        Prefect's interdependent modules at once can deadlock on Python's import locks."""
+        if self._warm_up is not None and self._warm_up.is_alive():
+            await anyio.to_thread.run_sync(self._warm_up.join)
 
     async def submit(self, mode: str, saree_id: str, job_id: str) -> str:
+        await self._prefect_imported()
         if not _api_configured():
             raise OrchestratorUnavailable(NOT_REACHABLE, detail="PREFECT_API_URL is not set")
         from prefect.deployments import arun_deployment
@@ -97,6 +107,7 @@ class PrefectLauncher:
         return str(flow_run.id)
 
     async def flow_run_status(self, flow_run_id: str) -> str | None:
+        await self._prefect_imported()
         if not _api_configured():
             return None
         # One Prefect read per run at a time; pollers arriving meanwhile wait for its answer
@@ -132,6 +143,11 @@ class PrefectLauncher:
             if now - at > keep_s and not (lock and lock.locked()):
                 del self._states[run_id]
                 self._reading.pop(run_id, None)
+
+
+def _import_prefect() -> None:
+    import prefect.client.orchestration  # noqa: F401
+    import prefect.deployments  # noqa: F401
 
 
 def _api_configured() -> bool:

@@ -12,7 +12,6 @@ gallery page (``api/routes/ui.py``), a plain client of the same API.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,9 +44,9 @@ def create_app(settings: Settings | None = None, launcher: Launcher | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.storage_root.mkdir(parents=True, exist_ok=True)
         logger.info("sareeflow API: storage root %s", settings.storage_root)
-        warm_up = getattr(app.state.launcher, "warm_up", None)
-        if warm_up is not None:
-            threading.Thread(target=warm_up, name="launcher-warm-up", daemon=True).start()
+        start_warm_up = getattr(app.state.launcher, "start_warm_up", None)
+        if start_warm_up is not None:
+            start_warm_up()
         yield
 
     app = FastAPI(title="sareeflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -51,3 +51,22 @@ def test_unreachable_server_is_orchestrator_unavailable_and_status_gives_up(pref
         status = anyio.run(launcher.flow_run_status, "00000000-0000-0000-0000-000000000001")
     assert status is None
     assert time.monotonic() - started < STATUS_TIMEOUT_S + 1.0
+
+
+def test_the_api_starts_importing_prefect_as_it_starts_and_requests_wait_for_it(
+    tmp_path, prefect_api_url
+):
+    """The first job submission must not pay for ``import prefect`` on the event loop."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from sareeflow.settings import Settings
+
+    launcher = PrefectLauncher()
+    with TestClient(create_app(Settings(storage_root=tmp_path), launcher)):
+        assert launcher._warm_up is not None  # started by the app's start-up
+        with prefect_api_url(None):
+            assert (
+                anyio.run(launcher.flow_run_status, "00000000-0000-0000-0000-000000000001") is None
+            )
+        assert not launcher._warm_up.is_alive()  # a request waits for the import to finish
