@@ -9,11 +9,11 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: install run test test-fast demo bench bench-validate bench-stages bench-load lint sample
+.PHONY: install run test test-fast demo bench bench-validate bench-stages bench-load lint lock sample
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install sareeflow with its dev tools
@@ -41,6 +41,12 @@ bench-stages: $(STAMP) ## isolate/flatten/extract accuracy on generated photos
 
 bench-load: $(STAMP) ## status/gallery latency under 200 concurrent clients while jobs run
 	$(PY) -m benchmarks.bench_load
+
+lock: ## re-pin constraints.txt to the newest versions pyproject.toml allows (fresh venv)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	{ head -n 2 constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-lock
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
