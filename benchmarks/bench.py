@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sareeflow.cli import EPHEMERAL_STARTUP_TIMEOUT_S
+from sareeflow.cli import quiet_prefect_defaults
 from sareeflow.settings import Settings
 
 GIB = 1024**3
@@ -501,12 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.smoke else 5)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    # Prefect's default 20 s wait for its temporary server was too short on 2 busy cores (CI
-    # saw it time out while the suite's own test server ran beside it): the CLI's wait applies.
-    os.environ.setdefault(
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_STARTUP_TIMEOUT_S)
-    )
+    # The CLI's Prefect defaults: WARNING logs and a 120 s wait for Prefect's temporary server
+    # (its default 20 s timed out in CI while the suite's own test server shared the cores).
+    quiet_prefect_defaults()
     settings = Settings(storage_root=Path(tempfile.gettempdir()))
 
     print(

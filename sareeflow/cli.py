@@ -27,8 +27,9 @@ EPHEMERAL_STARTUP_TIMEOUT_S = 120
 """How long ``run`` and ``demo`` wait for Prefect's temporary server to start (s)."""
 
 
-def _quiet_prefect_defaults(progress: bool = False) -> None:
-    """Offline-friendly Prefect defaults for one-shot CLI runs (the user's env wins).
+def quiet_prefect_defaults(progress: bool = False) -> None:
+    """Offline-friendly Prefect defaults for one-shot runs, the CLI's and the benchmark's (the
+    user's env wins).
 
     With a progress bar Prefect's console stays silent (its lines would cut through the bar);
     the bar prints each failed attempt and finished pose itself, and the job's full log is in
@@ -73,7 +74,7 @@ def run_mode(saree_id: str, mode: str, *, progress: bool = False) -> dict:
 
     With ``progress`` a bar on stderr follows the job's event log while the flow runs.
     """
-    _quiet_prefect_defaults(progress)
+    quiet_prefect_defaults(progress)
     from flows.pipeline import FLOWS
     from sareeflow.jobs import admit_job, job_state, mark_failed
     from sareeflow.progress import JobWatcher, ProgressLine

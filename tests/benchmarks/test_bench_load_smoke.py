@@ -6,8 +6,6 @@ under load every request still gets its 200."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -16,14 +14,8 @@ pytestmark = pytest.mark.slow
 PHASES = ("healthz (baseline)", "job status (running jobs)", "gallery")
 
 
-def test_load_benchmark_smoke_run_reports_every_phase(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_load", "--smoke", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_load_benchmark_smoke_run_reports_every_phase(tmp_path, run_benchmark):
+    done = run_benchmark("bench_load", "--smoke", timeout_s=600)
     results = json.loads((tmp_path / "results.json").read_text())
     phases = {phase["name"]: phase for phase in results["phases"]}
     assert tuple(phases) == PHASES

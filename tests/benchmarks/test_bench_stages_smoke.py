@@ -6,8 +6,6 @@ scoring helpers are checked on hand-made cases (fast, not marked slow)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -37,14 +35,8 @@ TABLE_LABELS = (
 
 
 @pytest.mark.slow
-def test_quick_run_reports_every_column(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_stages", "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_quick_run_reports_every_column(tmp_path, run_benchmark) -> None:
+    done = run_benchmark("bench_stages", "--quick", timeout_s=1800)
     for label in TABLE_LABELS:
         assert label in done.stdout, f"table lacks {label!r}"
     payload = json.loads((tmp_path / "stages.json").read_text())

@@ -6,8 +6,6 @@ rate and no time: a handful of sarees says little, and these machines are noisy.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -17,14 +15,8 @@ from sareeflow.defects import DEFECTS, LEVELS
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_reports_every_defect_benign_change_and_the_baseline(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_validate", "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_quick_run_reports_every_defect_benign_change_and_the_baseline(tmp_path, run_benchmark):
+    done = run_benchmark("bench_validate", "--quick", timeout_s=1800)
     lines = done.stdout.splitlines()
     evaluation = lines[next(i for i, line in enumerate(lines) if line.startswith("EVALUATION")) :]
     for name in DEFECTS:
