@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -92,8 +92,10 @@ class Settings(BaseSettings):
     )
     api_port: int = Field(8000, gt=0, lt=65536, description="Port of the API `make run` starts.")
     api_url: str = Field(
-        "http://127.0.0.1:8000",
-        description="Base URL of the running API, for `sareeflow generate`.",
+        "",
+        description="Base URL of the running API: what `sareeflow generate`, `status` and "
+        "`gallery` call and what Prefect artifacts link images to. Empty: the local stack's, "
+        "http://127.0.0.1:<api_port>.",
     )
     remote_adapter_url: str = Field(
         "", description="Base URL of the remote image service used by the 'http' adapters."
@@ -136,6 +138,13 @@ class Settings(BaseSettings):
 
         parse_injection(value, known_defects=set(DEFECTS))
         return value
+
+    @model_validator(mode="after")
+    def _local_api_url(self) -> Settings:
+        """Derived from ``api_port`` unless given, so moving the stack's port moves the links."""
+        if not self.api_url:
+            self.api_url = f"http://127.0.0.1:{self.api_port}"
+        return self
 
     @field_validator("storage_root")
     @classmethod
